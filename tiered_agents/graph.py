@@ -1,0 +1,129 @@
+"""`create_tiered_graph`: a frontier planner, small-model workers, escalation, a synthesizer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import BaseTool, tool
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Checkpointer, RetryPolicy
+
+from tiered_agents import attributes as attr
+from tiered_agents._nodes import (
+    GraphSettings,
+    check_failures,
+    node_pair,
+    plan_steps,
+    route,
+    synthesize_steps,
+    work_steps,
+)
+from tiered_agents.state import TieredInput, TieredOutput, TieredState
+from tiered_agents.tiers import Tier
+
+__all__ = ["create_tiered_graph"]
+
+
+def _as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:
+    if isinstance(item, BaseTool):
+        return item
+    if callable(item):
+        return tool(item)
+    raise TypeError(f"tools= takes LangChain tools or functions, got {type(item).__name__}.")
+
+
+def create_tiered_graph(
+    planner: Tier,
+    tiers: Sequence[Tier],
+    *,
+    synthesizer: Tier | None = None,
+    tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
+    max_subtasks: int = 20,
+    max_tool_rounds: int = 8,
+    retry_policy: RetryPolicy | None = None,
+    checkpointer: Checkpointer = None,
+    name: str = "tiered_agent",
+) -> CompiledStateGraph:
+    """Build a graph where `planner` writes a plan and `tiers` (cheapest first) execute it.
+
+    Independent subtasks run in parallel (LangGraph `Send`). A subtask starts on the tier the
+    plan names (default: the cheapest); a failed call or an output that breaks the subtask's
+    `expected_output` schema escalates to the next tier up. The synthesizer (default: the
+    planner) writes the final answer.
+
+    Example:
+        ```python
+        graph = create_tiered_graph(planner=frontier, tiers=[small, frontier])
+        out = graph.invoke({"task": "Compare the termination clauses of ..."})
+        out["answer"], out["plan"], out["results"]["s1"].tier
+        ```
+
+    Args:
+        planner: The tier that writes the plan.
+        tiers: The worker tiers, cheapest first; names must be unique.
+        synthesizer: The tier that writes the final answer; defaults to `planner`.
+        tools: Tools the workers may call, in a loop of at most `max_tool_rounds` rounds.
+        max_subtasks: The largest plan accepted.
+        max_tool_rounds: Model turns a worker may spend calling tools before it must answer.
+        retry_policy: How transient provider errors are retried (LangGraph's `RetryPolicy`)
+            before a subtask escalates; defaults to `RetryPolicy()`.
+        checkpointer: A LangGraph checkpointer, for resuming runs and keeping finished work.
+        name: The graph's name, used for the workflow span in traces.
+    """
+    tiers = list(tiers)
+    if not tiers:
+        raise ValueError("tiers= needs at least one Tier, cheapest first.")
+    for item in [planner, *tiers, *([synthesizer] if synthesizer else [])]:
+        if not isinstance(item, Tier):
+            raise TypeError(
+                f"Expected a tiered_agents.Tier, got {type(item).__name__}. "
+                "Wrap models as Tier('name', model)."
+            )
+    names = [t.name for t in tiers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Tier names must be unique, got {names}.")
+    if max_subtasks < 1:
+        raise ValueError(f"max_subtasks must be >= 1, got {max_subtasks}.")
+    if max_tool_rounds < 1:
+        raise ValueError(f"max_tool_rounds must be >= 1, got {max_tool_rounds}.")
+    settings = GraphSettings(
+        planner=planner,
+        tiers=tiers,
+        synthesizer=synthesizer or planner,
+        tools=[_as_tool(t) for t in tools or []],
+        max_subtasks=max_subtasks,
+        max_tool_rounds=max_tool_rounds,
+        retry_policy=retry_policy or RetryPolicy(),
+    )
+    reference = settings.reference()
+
+    def node(body: Any) -> RunnableLambda:
+        sync, asynchronous = node_pair(body, settings)
+        return RunnableLambda(sync, afunc=asynchronous, name=body.__name__)
+
+    builder = StateGraph(TieredState, input_schema=TieredInput, output_schema=TieredOutput)
+    builder.add_node(
+        "planner", node(plan_steps), retry_policy=settings.node_retry_policy,
+        metadata={attr.ROLE: "planner", attr.TIER: planner.name, attr.REFERENCE: reference},
+    )
+    builder.add_node("dispatch", check_failures)
+    builder.add_node(
+        "worker", node(work_steps), retry_policy=settings.node_retry_policy,
+        metadata={attr.ROLE: "worker", attr.REFERENCE: reference},
+    )
+    builder.add_node(
+        "synthesizer", node(synthesize_steps), retry_policy=settings.node_retry_policy,
+        metadata={attr.ROLE: "synthesizer", attr.TIER: settings.synthesizer.name,
+                  attr.REFERENCE: reference},
+    )
+    builder.add_edge(START, "planner")
+    builder.add_edge("planner", "dispatch")
+    builder.add_conditional_edges(
+        "dispatch", lambda state: route(state, settings), ["worker", "synthesizer"]
+    )
+    builder.add_edge("worker", "dispatch")
+    builder.add_edge("synthesizer", END)
+    return builder.compile(checkpointer=checkpointer, name=name)

@@ -1,0 +1,166 @@
+"""What a model call costs: `genai-prices` tables, or a `Price` the user sets.
+
+One module serves the tracer, the report and budgets, so every figure is priced the same way.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from genai_prices import Usage as _PriceUsage
+from genai_prices import calc_price
+
+from tiered_agents.usage import Usage
+
+__all__ = ["Price", "PriceLookup", "UnpricedModelWarning", "price_usage"]
+
+_MTOK = Decimal(1_000_000)
+
+# LangChain's `ls_provider` values that genai-prices knows under another id.
+_PROVIDER_IDS = {
+    "google_genai": "google",
+    "google_vertexai": "google",
+    "google_anthropic_vertex": "anthropic",
+    "bedrock": "aws",
+    "bedrock_converse": "aws",
+    "azure": "azure",
+    "azure_openai": "azure",
+    "xai": "x-ai",
+    "fireworks": "fireworks",
+}
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model's price is unknown: its calls count tokens but no dollars."""
+
+
+def _dec(value: float | int | str | Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class Price:
+    """Prices of a model, set by hand: per million tokens, or per hour for self-hosted models."""
+
+    input_per_mtok: Decimal | float = 0
+    """US dollars per million input tokens (cache misses)."""
+    output_per_mtok: Decimal | float = 0
+    """US dollars per million output tokens, reasoning tokens included."""
+    cache_read_per_mtok: Decimal | float | None = None
+    """US dollars per million cached input tokens read; defaults to `input_per_mtok`."""
+    cache_write_per_mtok: Decimal | float | None = None
+    """US dollars per million input tokens written to the cache; defaults to `input_per_mtok`."""
+    usd_per_hour: Decimal | float | None = None
+    """Set by `Price.per_hour`: the call's wall-clock seconds are charged at this hourly rate."""
+
+    def __post_init__(self) -> None:
+        for name in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
+                     "cache_write_per_mtok", "usd_per_hour"):
+            value = _dec(getattr(self, name))
+            if value is not None and value < 0:
+                raise ValueError(f"Price.{name} must be >= 0, got {value}.")
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def per_hour(cls, usd: float | Decimal) -> Price:
+        """Price a self-hosted model by the wall-clock time of each call (`usd` per hour)."""
+        return cls(usd_per_hour=usd)
+
+    def cost(self, usage: Usage, seconds: float | None = None) -> Decimal | None:
+        """Cost of `usage`; per-hour prices need the call's `seconds` (else `None`)."""
+        if self.usd_per_hour is not None:
+            if seconds is None:
+                return None
+            return Decimal(str(seconds)) * Decimal(self.usd_per_hour) / Decimal(3600)
+        cached = usage.cache_read_tokens + usage.cache_write_tokens
+        fresh = max(usage.input_tokens - cached, 0)
+        read = self.cache_read_per_mtok if self.cache_read_per_mtok is not None else (
+            self.input_per_mtok)
+        write = self.cache_write_per_mtok if self.cache_write_per_mtok is not None else (
+            self.input_per_mtok)
+        return (
+            fresh * Decimal(self.input_per_mtok)
+            + usage.cache_read_tokens * Decimal(read)
+            + usage.cache_write_tokens * Decimal(write)
+            + usage.output_tokens * Decimal(self.output_per_mtok)
+        ) / _MTOK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: None if v is None else str(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Price:
+        return cls(**{k: _dec(v) for k, v in data.items()})
+
+
+class PriceLookup:
+    """Finds genai-prices entries by model name and provider; warns once per unknown model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    def cost(
+        self,
+        usage: Usage,
+        *,
+        model: str | None,
+        provider: str | None = None,
+        price: Price | None = None,
+        seconds: float | None = None,
+    ) -> Decimal | None:
+        """Cost of one call's `usage`, or `None` (with one warning per model) when unknown."""
+        if price is not None:
+            return price.cost(usage, seconds)
+        if not model:
+            self._warn("<unnamed model>", "the call reported no model name")
+            return None
+        provider_id = _PROVIDER_IDS.get(provider or "", provider) if provider else None
+        priced = _PriceUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+        for candidate in (provider_id, None) if provider_id else (None,):
+            try:
+                return calc_price(priced, model, provider_id=candidate).total_price
+            except LookupError:
+                continue
+            except Exception as exc:  # pricing is best effort and never fails a run
+                self._warn(model, f"genai-prices failed: {exc!r}")
+                return None
+        self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
+        return None
+
+    def _warn(self, model: str, why: str) -> None:
+        with self._lock:
+            if model in self._warned:
+                return
+            self._warned.add(model)
+        warnings.warn(
+            f"Cannot price model {model!r}: {why}. Its cost is reported as unknown (None). "
+            "Set `Tier(..., price=Price(...))` to price it.",
+            UnpricedModelWarning,
+            stacklevel=3,
+        )
+
+
+_DEFAULT_LOOKUP = PriceLookup()
+
+
+def price_usage(
+    usage: Usage,
+    *,
+    model: str | None,
+    provider: str | None = None,
+    price: Price | None = None,
+    seconds: float | None = None,
+) -> Decimal | None:
+    """Cost of one call with the process-wide lookup (one warning per unknown model)."""
+    return _DEFAULT_LOOKUP.cost(usage, model=model, provider=provider, price=price,
+                                seconds=seconds)

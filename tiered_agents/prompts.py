@@ -1,0 +1,95 @@
+"""The messages the planner, workers and synthesizer receive."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from tiered_agents.plan import Plan, Subtask
+from tiered_agents.state import SubtaskResult
+from tiered_agents.tiers import Tier
+
+__all__ = ["planner_messages", "replan_message", "synthesizer_messages", "worker_messages"]
+
+PLAN_FORMAT = """Reply with a JSON object of this form:
+{"subtasks": [{"id": "s1", "instruction": "...", "depends_on": [], "tier": "<tier name>"},
+              {"id": "s2", "instruction": "...", "depends_on": ["s1"],
+               "expected_output": {"type": "object", "properties": {"...": {}}},
+               "acceptance": "..."}]}
+Rules: ids are unique; depends_on lists ids of subtasks whose outputs the subtask needs (no
+cycles); "tier" is optional (default: the cheapest tier); "expected_output" is an optional JSON
+schema the subtask's output must satisfy; "acceptance" is an optional sentence saying what a good
+answer contains."""
+
+
+def _render(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
+
+
+def planner_messages(
+    task: str, tiers: Sequence[Tier], *, max_subtasks: int, json_only: bool
+) -> list[BaseMessage]:
+    ladder = "\n".join(
+        f"- {t.name}" + (f": {t.description}" if t.description else "") for t in tiers
+    )
+    system = (
+        "You are the planner of a team of language models. Split the user's task into at most "
+        f"{max_subtasks} self-contained subtasks that cheaper worker models can execute. Give "
+        "each subtask every detail it needs: a worker sees only the task, its instruction and "
+        "the outputs of the subtasks it depends on. Independent subtasks run in parallel.\n"
+        f"Tiers, cheapest first:\n{ladder}\nAssign the cheapest tier that can do each subtask "
+        "well.\n\n" + PLAN_FORMAT
+    )
+    if json_only:
+        system += "\nReply with the JSON object only, no prose."
+    return [SystemMessage(system), HumanMessage(f"Task:\n{task}")]
+
+
+def replan_message(previous: Any, problem: str) -> HumanMessage:
+    shown = previous if isinstance(previous, str) else json.dumps(previous, ensure_ascii=False)
+    return HumanMessage(
+        f"Your previous plan was:\n{shown}\n\nIt is invalid: {problem}.\n"
+        "Reply with a corrected plan as a JSON object only."
+    )
+
+
+def worker_messages(
+    task: str, subtask: Subtask, dependencies: Mapping[str, Any], *, json_only: bool
+) -> list[BaseMessage]:
+    parts = [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask.instruction}"]
+    if dependencies:
+        done = "\n\n".join(f"[{k}]\n{_render(v)}" for k, v in dependencies.items())
+        parts.append(f"Results of earlier subtasks you may use:\n{done}")
+    if subtask.acceptance:
+        parts.append(f"A good answer: {subtask.acceptance}")
+    if subtask.expected_output is not None:
+        parts.append(
+            "Your answer must be JSON that satisfies this JSON schema:\n"
+            + json.dumps(subtask.expected_output, ensure_ascii=False)
+        )
+        if json_only:
+            parts.append("Reply with the JSON only.")
+    system = (
+        "You are a worker in a team of language models. Do exactly the subtask you are given, "
+        "completely and accurately, and reply with its result only."
+    )
+    return [SystemMessage(system), HumanMessage("\n\n".join(parts))]
+
+
+def synthesizer_messages(
+    task: str, plan: Plan, results: Mapping[str, SubtaskResult]
+) -> list[BaseMessage]:
+    sections = []
+    for subtask in plan.subtasks:
+        result = results.get(subtask.id)
+        if result is not None and result.status == "done":
+            sections.append(f"[{subtask.id}] {subtask.instruction}\n{_render(result.output)}")
+    system = (
+        "You write the final answer to the user's task from the results your team produced. "
+        "Use the results; do not invent facts they do not support. Answer the task directly."
+    )
+    body = f"Task:\n{task}\n\nSubtask results:\n\n" + "\n\n".join(sections)
+    return [SystemMessage(system), HumanMessage(body)]

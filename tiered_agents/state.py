@@ -1,0 +1,75 @@
+"""The graph's state: the task, the plan, each subtask's result with every attempt, the answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+from tiered_agents.plan import Plan
+
+__all__ = ["Attempt", "SubtaskResult", "TieredInput", "TieredOutput", "TieredState"]
+
+Status = Literal["done", "error", "failed"]
+"""`done`: accepted. `error`: the last attempt failed and a higher tier will try.
+`failed`: every allowed tier failed."""
+
+
+class Attempt(BaseModel):
+    """One try of a subtask on one tier."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int = Field(description="1-based attempt number within the subtask.")
+    tier: str = Field(description="Name of the tier that ran it.")
+    model: str = Field(description="Name of the model that answered.")
+    output: Any = Field(default=None, description="The output, when the attempt produced one.")
+    error: str | None = Field(default=None, description="Why the attempt was rejected.")
+    usage: dict[str, int] = Field(
+        default_factory=dict, description="input_tokens, output_tokens and total_tokens."
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class SubtaskResult(BaseModel):
+    """What a subtask produced, and every attempt it took to get there."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    status: Status
+    output: Any = Field(default=None, description="The accepted output (a str, or parsed JSON).")
+    tier: str | None = Field(
+        default=None, description="Name of the tier that produced the accepted output."
+    )
+    attempts: list[Attempt] = Field(default_factory=list)
+
+
+def merge_results(
+    left: dict[str, SubtaskResult] | None, right: dict[str, SubtaskResult] | None
+) -> dict[str, SubtaskResult]:
+    """Reducer: parallel workers each add their own subtask's result."""
+    return {**(left or {}), **(right or {})}
+
+
+class TieredInput(TypedDict):
+    task: str
+    """What the user wants done."""
+
+
+class TieredOutput(TypedDict, total=False):
+    task: str
+    plan: Plan
+    results: dict[str, SubtaskResult]
+    answer: str
+
+
+class TieredState(TypedDict, total=False):
+    task: str
+    plan: Plan
+    results: Annotated[dict[str, SubtaskResult], merge_results]
+    answer: str

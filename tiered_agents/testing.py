@@ -1,0 +1,155 @@
+"""Fake chat models for tests and offline demos: real `BaseChatModel`s that report usage.
+
+They never open a socket. Answers come from a list (in order) or from a function of the
+messages, so parallel calls can be scripted by what they ask.
+
+Example:
+    ```python
+    model = FakeChatModel(respond=lambda messages, tools: "42", model_name="gpt-5-mini",
+                          provider="openai", delay=0.05)
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, PrivateAttr
+
+__all__ = ["FakeChatModel", "FakeToolChatModel", "Reply", "count_tokens"]
+
+Reply = str | AIMessage | BaseException
+"""What a fake answers: text, a full message (tool calls, usage), or an exception to raise."""
+
+
+def count_tokens(text: str) -> int:
+    """A stable stand-in for a tokenizer: about four characters a token."""
+    return max(1, len(text) // 4)
+
+
+def _text(message: BaseMessage) -> str:
+    return message.content if isinstance(message.content, str) else str(message.content)
+
+
+class FakeChatModel(BaseChatModel):
+    """A scripted chat model that emits `usage_metadata` like a real provider.
+
+    It does not implement `bind_tools`, so `with_structured_output` raises
+    `NotImplementedError` as it does for many real models; see `FakeToolChatModel`.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    responses: list[Reply] = Field(default_factory=list)
+    """Answers given in order; the model raises when they run out."""
+    respond: Callable[[list[BaseMessage], list[dict[str, Any]] | None], Reply] | None = None
+    """Answers computed from the messages and the bound tools (used instead of `responses`)."""
+    model_name: str = "fake-chat"
+    """Reported as `response_metadata["model_name"]` (prices are looked up by it)."""
+    provider: str = "fake"
+    """Reported as `ls_provider`."""
+    delay: float = 0.0
+    """Seconds each call takes (`time.sleep` or `asyncio.sleep`)."""
+    cache_read_tokens: int = 0
+    """Input tokens to report as read from a prompt cache on every call."""
+    reasoning_tokens: int = 0
+    """Output tokens to report as reasoning on every call."""
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _index: int = PrivateAttr(default=0)
+    _calls: list[list[BaseMessage]] = PrivateAttr(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "tiered-agents-fake"
+
+    @property
+    def calls(self) -> list[list[BaseMessage]]:
+        """The messages of every call so far."""
+        with self._lock:
+            return list(self._calls)
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = self.provider
+        params["ls_model_name"] = self.model_name
+        return params
+
+    def _reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None) -> AIMessage:
+        with self._lock:
+            self._calls.append(list(messages))
+            if self.respond is None:
+                if self._index >= len(self.responses):
+                    raise IndexError(
+                        f"FakeChatModel {self.model_name!r} ran out of scripted responses "
+                        f"after {self._index} calls; add more `responses`."
+                    )
+                reply = self.responses[self._index]
+                self._index += 1
+        if self.respond is not None:
+            reply = self.respond(list(messages), tools)
+        if isinstance(reply, BaseException):
+            raise reply
+        message = AIMessage(content=reply) if isinstance(reply, str) else reply.model_copy()
+        if message.usage_metadata is None:
+            prompt = sum(count_tokens(_text(m)) for m in messages)
+            completion = count_tokens(_text(message)) + 8 * len(message.tool_calls)
+            usage: dict[str, Any] = {
+                "input_tokens": prompt,
+                "output_tokens": completion + self.reasoning_tokens,
+                "total_tokens": prompt + completion + self.reasoning_tokens,
+            }
+            if self.cache_read_tokens:
+                usage["input_token_details"] = {"cache_read": min(self.cache_read_tokens, prompt)}
+            if self.reasoning_tokens:
+                usage["output_token_details"] = {"reasoning": self.reasoning_tokens}
+            message.usage_metadata = usage  # type: ignore[assignment]
+        message.response_metadata = {"model_name": self.model_name, **message.response_metadata}
+        return message
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay:
+            time.sleep(self.delay)
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages,
+                                                                          kwargs.get("tools")))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages,
+                                                                          kwargs.get("tools")))])
+
+
+class FakeToolChatModel(FakeChatModel):
+    """A `FakeChatModel` that supports `bind_tools` (and so `with_structured_output`)."""
+
+    def bind_tools(
+        self,
+        tools: Sequence[Any],
+        *,
+        tool_choice: Any = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)

@@ -1,0 +1,95 @@
+"""`Tier`: a named chat model in the ladder, with its price and concurrency limit."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from tiered_agents.pricing import Price
+
+__all__ = ["Tier", "model_name", "model_provider"]
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One rung of the ladder: a chat model under a name.
+
+    Example:
+        ```python
+        small = Tier("small", ChatOpenAI(model="gpt-5-mini"), max_concurrency=8)
+        frontier = Tier("frontier", "anthropic:claude-opus-4-7")
+        ```
+    """
+
+    name: str
+    """The name plans, results, traces and reports use for this tier."""
+    model: BaseChatModel
+    """A LangChain chat model, or a `"provider:model"` string (needs `tiered-agents[providers]`)."""
+    _: dataclasses.KW_ONLY
+    price: Price | None = None
+    """Overrides the genai-prices table for this tier's calls (for example `Price.per_hour`)."""
+    max_concurrency: int | None = None
+    """At most this many calls on this tier at once, across the whole graph."""
+    description: str | None = None
+    """What this tier is good at; shown to the planner when it picks tiers."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("Tier name must be a non-empty string, e.g. Tier('small', model).")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError(
+                f"Tier {self.name!r}: max_concurrency must be >= 1 or None, "
+                f"got {self.max_concurrency}."
+            )
+        if isinstance(self.model, str):
+            object.__setattr__(self, "model", _init_chat_model(self.model))
+        elif not isinstance(self.model, BaseChatModel):
+            raise TypeError(
+                f"Tier {self.name!r}: model must be a langchain_core BaseChatModel or a "
+                f"'provider:model' string, got {type(self.model).__name__}."
+            )
+        if self.price is not None and not isinstance(self.price, Price):
+            raise TypeError(f"Tier {self.name!r}: price must be a tiered_agents.Price.")
+
+    @property
+    def model_name(self) -> str:
+        return model_name(self.model)
+
+
+def _init_chat_model(spec: str) -> BaseChatModel:
+    if ":" not in spec:
+        raise ValueError(
+            f"Model string {spec!r} needs a provider prefix, e.g. 'openai:gpt-5-mini' or "
+            "'anthropic:claude-opus-4-7'."
+        )
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise ImportError(
+            f"Resolving the model string {spec!r} needs the `langchain` package: "
+            "pip install 'tiered-agents[providers]' (or pass a chat model object instead)."
+        ) from exc
+    return init_chat_model(spec)
+
+
+def model_name(model: Any) -> str:
+    """The best name a chat model gives for itself (for prices, traces and reports)."""
+    bound = getattr(model, "bound", None)  # a RunnableBinding from bind_tools
+    if bound is not None and not isinstance(model, BaseChatModel):
+        return model_name(bound)
+    for attr in ("model_name", "model", "model_id", "deployment_name"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def model_provider(model: Any) -> str | None:
+    """The LangSmith provider id (`ls_provider`) of a chat model, when it declares one."""
+    try:
+        return model._get_ls_params().get("ls_provider")  # noqa: SLF001 - public in practice
+    except Exception:
+        return None

@@ -1,0 +1,437 @@
+"""`CostTracker`: a LangChain callback handler that turns a LangGraph run into OpenTelemetry
+spans and a cost report, attributing every token and dollar to its node, subtask and tier.
+
+It works on any LangGraph app: nodes are recognised from LangGraph's own run metadata, and
+tiered-agents' extra keys (`tiered_agents.attributes`) add tiers and subtasks where present.
+Spans are started with explicit parents and kept in a `run_id` map (no context is attached
+inside callbacks), so parallel `Send` tasks and `ainvoke` nest correctly. Telemetry errors are
+logged and never reach the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+from langgraph.errors import GraphBubbleUp
+from opentelemetry import metrics, trace
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from tiered_agents import attributes as attr
+from tiered_agents.pricing import Price, PriceLookup
+from tiered_agents.tiers import Tier, model_provider
+from tiered_agents.tracing.report import CallRecord, CostReport
+from tiered_agents.usage import Usage, usage_from_message
+
+__all__ = ["CAPTURE_CONTENT_ENV", "CostTracker"]
+
+logger = logging.getLogger(__name__)
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+COST_AMOUNT = "gen_ai.usage.cost.amount"
+"""Proposed GenAI attribute (no released semconv constant yet)."""
+COST_CURRENCY = "gen_ai.usage.cost.currency"
+"""Proposed GenAI attribute (no released semconv constant yet)."""
+AGENT_ROLES = frozenset({"planner", "worker", "synthesizer", "verify", "advisor", "executor"})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _never_raise(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: CostTracker, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:  # telemetry must never break a run
+            logger.warning("tiered-agents tracing failed in %s", method.__name__, exc_info=True)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class _Run:
+    """A LangChain run the tracker knows: its span (if it has one) and what it aggregates."""
+
+    span: Span | None
+    owner: _Run | None
+    """The nearest run with a span at or above this one (itself when it has a span)."""
+    parent: _Run | None = None
+    kind: str = "chain"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    provider: str | None = None
+    started: float = 0.0
+    total: Usage = field(default_factory=Usage)
+    attributed: bool = False
+
+
+def _is_node(name: str | None, tags: Sequence[str] | None, metadata: dict[str, Any]) -> bool:
+    node = metadata.get("langgraph_node")
+    return bool(node) and name == node and any(t.startswith("graph:step:") for t in tags or ())
+
+
+def _role(metadata: dict[str, Any]) -> str | None:
+    role = metadata.get(attr.ROLE)
+    return role if isinstance(role, str) else None
+
+
+def _node_name(metadata: dict[str, Any]) -> str:
+    return _role(metadata) or str(metadata.get("langgraph_node") or "(no node)")
+
+
+def _messages_json(messages: Sequence[BaseMessage]) -> str:
+    return json.dumps(
+        [{"role": m.type, "parts": [{"type": "text", "content": m.text}]} for m in messages],
+        ensure_ascii=False,
+    )
+
+
+def _reference_from(value: Tier | str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, Tier):
+        return {"tier": value.name, "model": value.model_name,
+                "provider": model_provider(value.model),
+                "price": value.price.to_dict() if value.price else None}
+    provider, _, model = value.rpartition(":")
+    return {"tier": None, "model": model, "provider": provider or None, "price": None}
+
+
+class CostTracker(BaseCallbackHandler):
+    """Trace a LangGraph run in OpenTelemetry and report its cost by node, tier and subtask.
+
+    Example:
+        ```python
+        tracker = CostTracker(tracer_provider=provider)
+        out = graph.invoke({"task": "..."}, config={"callbacks": [tracker]})
+        print(tracker.report().table())
+        ```
+
+    Args:
+        tracer_provider: Where spans go; `None` uses the global provider (never sets it).
+        meter_provider: Where the token and cost metrics go; `None` uses the global provider.
+        capture_content: Record prompts and completions on chat spans. Off by default; the
+            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` environment variable also
+            turns it on.
+        reference: The frontier model savings are measured against, for apps not built with
+            `create_tiered_graph` (which tells the tracker itself): a `Tier` or
+            `"provider:model"`.
+    """
+
+    raise_error = False
+    run_inline = True
+
+    def __init__(
+        self,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        capture_content: bool | None = None,
+        *,
+        reference: Tier | str | None = None,
+    ) -> None:
+        super().__init__()
+        from tiered_agents import __name__ as package
+
+        self._tracer = trace.get_tracer(package, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(package, meter_provider=meter_provider)
+        self._token_usage = gen_ai_metrics.create_gen_ai_client_token_usage(meter)
+        self._duration = gen_ai_metrics.create_gen_ai_client_operation_duration(meter)
+        self._cost = meter.create_counter(
+            "tiered_agents.client.cost", unit="USD",
+            description="Cost of GenAI model calls in US dollars.",
+        )
+        if capture_content is None:
+            capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() in ("true", "1")
+        self.capture_content = capture_content
+        self._reference = _reference_from(reference)
+        self._prices = PriceLookup()
+        self._lock = threading.Lock()
+        self._runs: dict[UUID, _Run] = {}
+        self._calls: list[CallRecord] = []
+        self._reference_name: str | None = None
+
+    # --- results --------------------------------------------------------------------------
+
+    def report(self) -> CostReport:
+        """Everything tracked so far (all runs this tracker saw)."""
+        with self._lock:
+            return CostReport(calls=list(self._calls), reference=self._reference_name)
+
+    def reset(self) -> None:
+        """Forget the calls tracked so far."""
+        with self._lock:
+            self._calls.clear()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _start(self, name: str, parent: _Run | None, kind: SpanKind,
+               attributes: dict[str, Any]) -> Span:
+        owner = parent.owner if parent else None
+        context = trace.set_span_in_context(owner.span) if owner and owner.span else None
+        return self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+
+    def _register(self, run_id: UUID, parent_run_id: UUID | None, span: Span | None,
+                  kind: str, metadata: dict[str, Any]) -> _Run:
+        with self._lock:
+            parent = self._runs.get(parent_run_id) if parent_run_id else None
+            run = _Run(span=span, owner=None, parent=parent, kind=kind, metadata=metadata)
+            run.owner = run if span is not None else (parent.owner if parent else None)
+            self._runs[run_id] = run
+        return run
+
+    def _parent(self, parent_run_id: UUID | None) -> _Run | None:
+        with self._lock:
+            return self._runs.get(parent_run_id) if parent_run_id else None
+
+    def _pop(self, run_id: UUID) -> _Run | None:
+        with self._lock:
+            return self._runs.pop(run_id, None)
+
+    @staticmethod
+    def _end(run: _Run, error: BaseException | None = None) -> None:
+        span = run.span
+        if span is None:
+            return
+        if run.kind != "chat":
+            span.set_attribute(attr.AGG_CALLS, run.total.calls)
+            span.set_attribute(attr.AGG_INPUT_TOKENS, run.total.input_tokens)
+            span.set_attribute(attr.AGG_OUTPUT_TOKENS, run.total.output_tokens)
+            if run.total.cost_usd is not None:
+                span.set_attribute(attr.AGG_COST_USD, float(run.total.cost_usd))
+        if error is not None and not isinstance(error, GraphBubbleUp):
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
+
+    # --- chains (workflow and nodes) ------------------------------------------------------
+
+    @_never_raise
+    def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
+                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                       metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        metadata = dict(metadata or {})
+        name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
+        parent = self._parent(parent_run_id)
+        span: Span | None = None
+        kind = "chain"
+        if parent is None:
+            kind = "workflow"
+            span = self._start(f"invoke_workflow {name}", None, SpanKind.INTERNAL, {
+                gen_ai.GEN_AI_OPERATION_NAME: "invoke_workflow",
+                gen_ai.GEN_AI_WORKFLOW_NAME: name,
+            })
+        elif _is_node(name, tags, metadata):
+            kind = "node"
+            role = _role(metadata)
+            attributes: dict[str, Any] = {attr.NODE: metadata["langgraph_node"]}
+            if role in AGENT_ROLES:
+                attributes[gen_ai.GEN_AI_OPERATION_NAME] = "invoke_agent"
+                attributes[gen_ai.GEN_AI_AGENT_NAME] = role
+                attributes[attr.ROLE] = role
+            if isinstance(metadata.get(attr.TIER), str):
+                attributes[attr.TIER] = metadata[attr.TIER]
+            span = self._start(f"invoke_agent {role}" if role in AGENT_ROLES else str(name),
+                               parent, SpanKind.INTERNAL, attributes)
+        self._register(run_id, parent_run_id, span, kind, metadata)
+
+    @_never_raise
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is not None:
+            self._end(run)
+
+    @_never_raise
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is not None:
+            self._end(run, error)
+
+    # --- tools ----------------------------------------------------------------------------
+
+    @_never_raise
+    def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID,
+                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        name = kwargs.get("name") or (serialized or {}).get("name") or "tool"
+        parent = self._parent(parent_run_id)
+        attributes: dict[str, Any] = {gen_ai.GEN_AI_OPERATION_NAME: "execute_tool",
+                                      gen_ai.GEN_AI_TOOL_NAME: name}
+        if self.capture_content:
+            attributes[gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS] = str(input_str)
+        span = self._start(f"execute_tool {name}", parent, SpanKind.INTERNAL, attributes)
+        self._register(run_id, parent_run_id, span, "tool", dict(metadata or {}))
+
+    @_never_raise
+    def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is not None:
+            if self.capture_content and run.span is not None:
+                run.span.set_attribute(gen_ai.GEN_AI_TOOL_CALL_RESULT,
+                                       str(getattr(output, "content", output)))
+            self._end(run)
+
+    @_never_raise
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is not None:
+            self._end(run, error)
+
+    # --- chat models ----------------------------------------------------------------------
+
+    @_never_raise
+    def on_chat_model_start(self, serialized: dict[str, Any] | None,
+                            messages: list[list[BaseMessage]], *, run_id: UUID,
+                            parent_run_id: UUID | None = None, tags: list[str] | None = None,
+                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        metadata = dict(metadata or {})
+        params = kwargs.get("invocation_params") or {}
+        model = (metadata.get("ls_model_name") or params.get("model")
+                 or params.get("model_name") or "unknown")
+        provider = metadata.get("ls_provider")
+        parent = self._parent(parent_run_id)
+        attributes: dict[str, Any] = {
+            gen_ai.GEN_AI_OPERATION_NAME: "chat",
+            gen_ai.GEN_AI_REQUEST_MODEL: str(model),
+            attr.NODE: _node_name(metadata),
+        }
+        if provider:
+            attributes[gen_ai.GEN_AI_PROVIDER_NAME] = str(provider)
+        for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
+            if metadata.get(key) is not None:
+                attributes[key] = metadata[key]
+        if self.capture_content and messages:
+            attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = _messages_json(messages[0])
+        span = self._start(f"chat {model}", parent, SpanKind.CLIENT, attributes)
+        run = self._register(run_id, parent_run_id, span, "chat", metadata)
+        run.model, run.provider, run.started = str(model), provider, time.perf_counter()
+        # A worker node's span learns its subtask, tier and attempt from its first model call.
+        node = parent.owner if parent else None
+        if node is not None and node.kind == "node" and not node.attributed and node.span:
+            node.attributed = True
+            for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
+                if metadata.get(key) is not None:
+                    node.span.set_attribute(key, metadata[key])
+
+    @_never_raise
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is None:
+            return
+        seconds = time.perf_counter() - run.started
+        generation = response.generations[0][0] if response.generations and \
+            response.generations[0] else None
+        message = generation.message if isinstance(generation, ChatGeneration) else None
+        usage = (usage_from_message(message) if message is not None else None) or Usage(calls=1)
+        response_model = None
+        if message is not None:
+            response_model = message.response_metadata.get("model_name") or \
+                message.response_metadata.get("model")
+        model = str(response_model or run.model or "unknown")
+        meta = run.metadata
+        price = Price.from_dict(meta[attr.PRICE]) if isinstance(meta.get(attr.PRICE), dict) \
+            else None
+        cache_hit = bool(message is not None and message.usage_metadata is not None
+                         and message.usage_metadata.get("total_cost") == 0)  # type: ignore[comparison-overlap]
+        if cache_hit:
+            cost: Decimal | None = Decimal(0)
+        elif usage.total_tokens == 0 and price is None:
+            cost = None  # no usage reported: unknown, never a silent zero
+        else:
+            cost = self._prices.cost(usage, model=model, provider=run.provider, price=price,
+                                     seconds=seconds)
+        usage.cost_usd = cost
+        usage.unpriced_calls = 1 if cost is None else 0
+        reference = meta.get(attr.REFERENCE) if isinstance(meta.get(attr.REFERENCE), dict) \
+            else self._reference
+        reference_cost = Decimal(0) if cache_hit else self._reference_cost(usage, reference,
+                                                                           seconds)
+        record = CallRecord(
+            node=_node_name(meta),
+            tier=meta.get(attr.TIER) if isinstance(meta.get(attr.TIER), str) else None,
+            subtask_id=str(meta[attr.SUBTASK_ID]) if meta.get(attr.SUBTASK_ID) else None,
+            model=model, usage=usage, reference_cost_usd=reference_cost,
+        )
+        with self._lock:
+            self._calls.append(record)
+            if reference and self._reference_name is None:
+                self._reference_name = reference.get("model")
+            ancestor = run.parent.owner if run.parent else None
+            while ancestor is not None:
+                ancestor.total.incr(usage)
+                ancestor = ancestor.parent.owner if ancestor.parent else None
+        self._finish_chat(run, message, usage, response_model)
+        self._record_metrics(record, run.provider, seconds)
+
+    def _reference_cost(self, usage: Usage, reference: dict[str, Any] | None,
+                        seconds: float) -> Decimal | None:
+        if not reference:
+            return None
+        price = Price.from_dict(reference["price"]) if reference.get("price") else None
+        return self._prices.cost(usage, model=reference.get("model"),
+                                 provider=reference.get("provider"), price=price,
+                                 seconds=seconds)
+
+    def _finish_chat(self, run: _Run, message: Any, usage: Usage, response_model: Any) -> None:
+        span = run.span
+        if span is None:
+            return
+        if response_model:
+            span.set_attribute(gen_ai.GEN_AI_RESPONSE_MODEL, str(response_model))
+        span.set_attribute(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens)
+        span.set_attribute(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens)
+        span.set_attribute(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens)
+        span.set_attribute(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                           usage.cache_write_tokens)
+        span.set_attribute(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)
+        if usage.cost_usd is not None:
+            span.set_attribute(COST_AMOUNT, float(usage.cost_usd))
+            span.set_attribute(COST_CURRENCY, "USD")
+        else:
+            span.set_attribute(attr.COST_UNPRICED, True)
+        if message is not None:
+            reason = message.response_metadata.get("finish_reason") or \
+                message.response_metadata.get("stop_reason")
+            if reason:
+                span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, [str(reason)])
+            if self.capture_content:
+                span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, _messages_json([message]))
+        span.end()
+
+    def _record_metrics(self, record: CallRecord, provider: str | None, seconds: float) -> None:
+        labels: dict[str, Any] = {gen_ai.GEN_AI_OPERATION_NAME: "chat",
+                                  gen_ai.GEN_AI_REQUEST_MODEL: record.model,
+                                  attr.NODE: record.node}
+        if provider:
+            labels[gen_ai.GEN_AI_PROVIDER_NAME] = provider
+        if record.tier:
+            labels[attr.TIER] = record.tier
+        self._token_usage.record(record.usage.input_tokens,
+                                 {**labels, gen_ai.GEN_AI_TOKEN_TYPE: "input"})
+        self._token_usage.record(record.usage.output_tokens,
+                                 {**labels, gen_ai.GEN_AI_TOKEN_TYPE: "output"})
+        self._duration.record(seconds, labels)
+        if record.usage.cost_usd is not None:
+            self._cost.add(float(record.usage.cost_usd), labels)
+
+    @_never_raise
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is not None and run.span is not None:
+            run.span.record_exception(error)
+            run.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            run.span.end()
