@@ -65,3 +65,12 @@ def test_unknown_model_is_none_with_one_warning_per_model() -> None:
 def test_negative_price_is_rejected() -> None:
     with pytest.raises(ValueError, match="input_per_mtok must be >= 0"):
         Price(input_per_mtok=-1)
+
+
+def test_cached_match_prices_the_same_as_a_fresh_lookup() -> None:
+    lookup = PriceLookup()
+    usages = [Usage(input_tokens=MTOK, cache_read_tokens=MTOK // 2, cache_write_tokens=1000,
+                    output_tokens=300), Usage(input_tokens=7, output_tokens=3)]
+    for usage in usages * 2:  # the second round is served from the cached match
+        assert lookup.cost(usage, model="claude-opus-4-7", provider="anthropic") == \
+            PriceLookup().cost(usage, model="claude-opus-4-7", provider="anthropic")

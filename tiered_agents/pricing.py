@@ -6,6 +6,7 @@ One module serves the tracer, the report and budgets, so every figure is priced 
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from decimal import Decimal
@@ -100,9 +101,14 @@ class Price:
 class PriceLookup:
     """Finds genai-prices entries by model name and provider; warns once per unknown model."""
 
+    cache_seconds: float = 3600.0
+    """How long a matched model price is reused before genai-prices is asked again (prices
+    can change on a date, so the match is not kept forever)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._matched: dict[tuple[str, str | None], tuple[Any, float]] = {}
 
     def cost(
         self,
@@ -126,14 +132,22 @@ class PriceLookup:
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
+        key = (model, provider_id)
+        with self._lock:
+            cached = self._matched.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0].calc_price(priced)["total_price"]
         for candidate in (provider_id, None) if provider_id else (None,):
             try:
-                return calc_price(priced, model, provider_id=candidate).total_price
+                result = calc_price(priced, model, provider_id=candidate)
             except LookupError:
                 continue
             except Exception as exc:  # pricing is best effort and never fails a run
                 self._warn(model, f"genai-prices failed: {exc!r}")
                 return None
+            with self._lock:
+                self._matched[key] = (result.model_price, time.monotonic() + self.cache_seconds)
+            return result.total_price
         self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
         return None
 

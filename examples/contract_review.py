@@ -1,0 +1,42 @@
+"""Compare the termination clauses of three contracts with a tiered team, and print the cost.
+
+Run on real providers (needs `pip install 'tiered-agents[providers,otel]'` and API keys):
+
+    TIERED_PLANNER_MODEL=anthropic:claude-opus-4-7 TIERED_WORKER_MODEL=openai:gpt-5-mini \
+        python examples/contract_review.py
+
+Set `OTLP_ENDPOINT=http://127.0.0.1:6006` to send the trace to Phoenix or any OTLP back end.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
+from tiered_agents.contracts import make_contracts
+
+
+def main() -> None:
+    frontier = Tier("frontier", os.environ.get("TIERED_PLANNER_MODEL",
+                                               "anthropic:claude-opus-4-7"))
+    small = Tier("small", os.environ.get("TIERED_WORKER_MODEL", "openai:gpt-5-mini"),
+                 max_concurrency=8)
+    provider = configure_tracing(otlp_endpoint=os.environ.get("OTLP_ENDPOINT"),
+                                 project_name="contract-review")
+    tracker = CostTracker(tracer_provider=provider)
+    graph = create_tiered_graph(planner=frontier, tiers=[small, frontier], name="contract_review")
+    contracts = "\n\n".join(c.text for c in make_contracts(3))
+    out = graph.invoke(
+        {"task": "Compare the termination clauses of these three contracts: who may terminate, "
+                 f"on how much notice, and which is most favourable to the client.\n\n{contracts}"},
+        config={"callbacks": [tracker], "max_concurrency": 8},
+    )
+    print(out["answer"], "\n")
+    for sid, result in out["results"].items():
+        print(f"{sid}: tier={result.tier} attempts={len(result.attempts)}")
+    print(tracker.report().table())
+    provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()
