@@ -15,6 +15,7 @@ __all__ = [
     "COST_UNPRICED",
     "NODE",
     "PRICE",
+    "RECORDED_COST",
     "REFERENCE",
     "ROLE",
     "SUBTASK_ID",
@@ -35,6 +36,9 @@ PRICE = "tiered_agents.price"
 """A tier's own `Price`, as a dict, when it overrides the genai-prices table."""
 REFERENCE = "tiered_agents.reference"
 """The frontier tier the savings are measured against: {"tier", "model", "provider", "price"}."""
+RECORDED_COST = "tiered_agents.cost_usd"
+"""A reply's `response_metadata` key for a cost already known (a replayed recording): the
+tracker charges it as is instead of pricing the tokens."""
 COST_UNPRICED = "tiered_agents.cost.unpriced"
 """True on a chat span whose cost could not be determined."""
 

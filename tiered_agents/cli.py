@@ -35,6 +35,35 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_replay(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from tiered_agents.replay import load_recording
+    from tiered_agents.replay_bench import run_replay_bench
+
+    console = Console()
+    results = run_replay_bench(
+        load_recording(args.train), load_recording(args.test),
+        target_quality=args.target_quality, margin=args.margin, out_dir=args.out,
+        title=f"{args.test}", console=console)
+    table = Table(title=f"Replay of {args.test} (policy calibrated on {args.train})")
+    for column in ("", "accuracy", "cost (USD)"):
+        table.add_column(column, justify="left" if not column else "right")
+    rows = [("tiered (calibrated)", results["tiered"]),
+            (f"top model {results['top_model']['name']}", results["top_model"]),
+            ("oracle", results["oracle"]),
+            *((f"  {name} alone", figures) for name, figures in results["models"].items())]
+    for name, figures in rows:
+        table.add_row(name, f"{figures['accuracy']:.3f}", f"{figures['cost_usd']:.5f}")
+    console.print(table)
+    console.print(f"saving vs the top model: {results['savings_vs_top']:.2f}x at "
+                  f"{results['quality_vs_top']:.1%} of its accuracy; policy: "
+                  f"{results['tiered']['policy']}")
+    if args.out:
+        console.print(f"wrote {args.out}/results.json and {args.out}/pareto.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tiered-agents",
@@ -46,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--otlp", help="send spans to this OTLP/HTTP endpoint, "
                                      "e.g. http://127.0.0.1:6006 for Phoenix")
     demo.set_defaults(run=_demo)
+    bench = commands.add_parser("bench", help="benchmarks").add_subparsers(dest="bench",
+                                                                          required=True)
+    replay = bench.add_parser("replay", help="calibrate on recorded answers, replay a test set")
+    replay.add_argument("--train", required=True, help="recording to calibrate on (.jsonl[.gz])")
+    replay.add_argument("--test", required=True, help="recording to test on (.jsonl[.gz])")
+    replay.add_argument("--target-quality", type=float, default=0.99,
+                        help="share of the top model's accuracy to keep (default 0.99)")
+    replay.add_argument("--margin", type=float, default=1.0,
+                        help="standard errors of safety in calibration (default 1.0)")
+    replay.add_argument("--out", help="directory for results.json and pareto.png")
+    replay.set_defaults(run=_bench_replay)
     return parser
 
 

@@ -136,7 +136,7 @@ def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any 
             elif node == "worker":
                 for sid, result in update["results"].items():
                     last = result.attempts[-1]
-                    mark = "[green]ok[/green]" if last.ok else f"[red]rejected[/red] ({last.error})"
+                    mark = "[green]ok[/green]" if last.ok else f"[red]rejected[/red] ({last.reason})"
                     console.print(f"  worker [bold]{sid}[/bold] on {last.tier}: {mark}")
             elif node == "synthesizer":
                 console.print("[cyan]synthesizer[/cyan] wrote the answer")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tiered_agents.state import SubtaskResult
 
-__all__ = ["PlanError", "SubtaskFailedError", "TieredAgentsError"]
+__all__ = ["CascadeFailedError", "PlanError", "SubtaskFailedError", "TieredAgentsError"]
 
 
 class TieredAgentsError(Exception):
@@ -48,4 +48,16 @@ class SubtaskFailedError(TieredAgentsError):
             f"Subtask {subtask_id!r} failed on every tier ({tried}). "
             f"Finished subtasks kept in `.results`: {done or 'none'}. "
             "Add a stronger tier, relax the subtask's expected_output, or fix the provider error."
+        )
+
+
+class CascadeFailedError(TieredAgentsError):
+    """Every tier of a cascade failed to answer (errors, not weak answers: the last tier's
+    answer is always accepted). `attempts` holds every attempt."""
+
+    def __init__(self, attempts: list[Any]) -> None:
+        self.attempts = list(attempts)
+        tried = ", ".join(f"{a.tier}: {a.error}" for a in self.attempts) or "no attempt"
+        super().__init__(
+            f"Every tier of the cascade failed ({tried}). Fix the provider error or add a tier."
         )

@@ -12,17 +12,22 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from tiered_agents import attributes as attr
+from tiered_agents._attempt import AttemptSettings
 from tiered_agents._nodes import (
     GraphSettings,
     check_failures,
     node_pair,
+    node_retry_policy,
     plan_steps,
+    reference_of,
     route,
     synthesize_steps,
     work_steps,
 )
+from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
 from tiered_agents.tiers import Tier
+from tiered_agents.verifiers import Verifier
 
 __all__ = ["create_tiered_graph"]
 
@@ -43,6 +48,8 @@ def create_tiered_graph(
     tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
     max_subtasks: int = 20,
     max_tool_rounds: int = 8,
+    verifier: Verifier | None = None,
+    escalation: EscalationPolicy | None = None,
     retry_policy: RetryPolicy | None = None,
     checkpointer: Checkpointer = None,
     name: str = "tiered_agent",
@@ -52,7 +59,9 @@ def create_tiered_graph(
     Independent subtasks run in parallel (LangGraph `Send`). A subtask starts on the tier the
     plan names (default: the cheapest); a failed call or an output that breaks the subtask's
     `expected_output` schema escalates to the next tier up. The synthesizer (default: the
-    planner) writes the final answer.
+    planner) writes the final answer. With a `verifier`, an answer that does not pass (by the
+    `escalation` policy's threshold for its tier) escalates too; the ladder's last tier is
+    always accepted.
 
     Example:
         ```python
@@ -68,6 +77,10 @@ def create_tiered_graph(
         tools: Tools the workers may call, in a loop of at most `max_tool_rounds` rounds.
         max_subtasks: The largest plan accepted.
         max_tool_rounds: Model turns a worker may spend calling tools before it must answer.
+        verifier: Judges each worker answer (`ConfidenceVerifier`, `JudgeVerifier`, ...);
+            `None` accepts every answer that has no error and fits its schema.
+        escalation: Which tiers to climb, per-tier thresholds, agreement rules, and the
+            maximum attempts per subtask; defaults to every tier in order.
         retry_policy: How transient provider errors are retried (LangGraph's `RetryPolicy`)
             before a subtask escalates; defaults to `RetryPolicy()`.
         checkpointer: A LangGraph checkpointer, for resuming runs and keeping finished work.
@@ -89,16 +102,19 @@ def create_tiered_graph(
         raise ValueError(f"max_subtasks must be >= 1, got {max_subtasks}.")
     if max_tool_rounds < 1:
         raise ValueError(f"max_tool_rounds must be >= 1, got {max_tool_rounds}.")
+    retry = retry_policy or RetryPolicy()
     settings = GraphSettings(
         planner=planner,
-        tiers=tiers,
         synthesizer=synthesizer or planner,
-        tools=[_as_tool(t) for t in tools or []],
         max_subtasks=max_subtasks,
-        max_tool_rounds=max_tool_rounds,
-        retry_policy=retry_policy or RetryPolicy(),
+        attempts=AttemptSettings(
+            tiers=tiers, retry_policy=retry, tools=[_as_tool(t) for t in tools or []],
+            max_tool_rounds=max_tool_rounds, verifier=verifier,
+            escalation=escalation or EscalationPolicy(),
+        ),
     )
-    reference = settings.reference()
+    reference = reference_of(tiers[-1])
+    node_retry = node_retry_policy(retry)
 
     def node(body: Any) -> RunnableLambda:
         sync, asynchronous = node_pair(body, settings)
@@ -106,16 +122,16 @@ def create_tiered_graph(
 
     builder = StateGraph(TieredState, input_schema=TieredInput, output_schema=TieredOutput)
     builder.add_node(
-        "planner", node(plan_steps), retry_policy=settings.node_retry_policy,
+        "planner", node(plan_steps), retry_policy=node_retry,
         metadata={attr.ROLE: "planner", attr.TIER: planner.name, attr.REFERENCE: reference},
     )
     builder.add_node("dispatch", check_failures)
     builder.add_node(
-        "worker", node(work_steps), retry_policy=settings.node_retry_policy,
+        "worker", node(work_steps), retry_policy=node_retry,
         metadata={attr.ROLE: "worker", attr.REFERENCE: reference},
     )
     builder.add_node(
-        "synthesizer", node(synthesize_steps), retry_policy=settings.node_retry_policy,
+        "synthesizer", node(synthesize_steps), retry_policy=node_retry,
         metadata={attr.ROLE: "synthesizer", attr.TIER: settings.synthesizer.name,
                   attr.REFERENCE: reference},
     )

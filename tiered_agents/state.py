@@ -25,14 +25,18 @@ class Attempt(BaseModel):
     tier: str = Field(description="Name of the tier that ran it.")
     model: str = Field(description="Name of the model that answered.")
     output: Any = Field(default=None, description="The output, when the attempt produced one.")
-    error: str | None = Field(default=None, description="Why the attempt was rejected.")
+    error: str | None = Field(default=None, description="The error, when the call or the "
+                              "output's schema check failed.")
+    accepted: bool = Field(default=False, description="Whether this output was accepted.")
+    score: float | None = Field(default=None, description="The verifier's score, if one ran.")
+    reason: str | None = Field(default=None, description="Why it was accepted or rejected.")
     usage: dict[str, int] = Field(
         default_factory=dict, description="input_tokens, output_tokens and total_tokens."
     )
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.accepted
 
 
 class SubtaskResult(BaseModel):

@@ -347,8 +347,12 @@ class CostTracker(BaseCallbackHandler):
             else None
         cache_hit = bool(message is not None and message.usage_metadata is not None
                          and message.usage_metadata.get("total_cost") == 0)  # type: ignore[comparison-overlap]
+        recorded = message.response_metadata.get(attr.RECORDED_COST) if message is not None \
+            else None
         if cache_hit:
             cost: Decimal | None = Decimal(0)
+        elif isinstance(recorded, (int, float, str)):
+            cost = Decimal(str(recorded))
         elif usage.total_tokens == 0 and price is None:
             cost = None  # no usage reported: unknown, never a silent zero
         else:

@@ -1,0 +1,267 @@
+"""One attempt on one tier: produce an answer, check it, verify it, decide.
+
+Shared by the tiered graph's workers and the cascade, sync and async alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages.ai import add_usage
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import get_runtime
+from langgraph.types import RetryPolicy
+
+from tiered_agents import attributes as attr
+from tiered_agents._calls import Call, Limiter, Steps
+from tiered_agents._json import extract_json
+from tiered_agents.errors import TieredAgentsError
+from tiered_agents.escalation import EscalationPolicy, normalize_answer
+from tiered_agents.plan import Subtask
+from tiered_agents.state import Attempt
+from tiered_agents.tiers import Tier
+from tiered_agents.verifiers import Verifier, VerifyContext
+
+__all__ = ["AttemptSettings", "attempt_steps", "retryable", "text_of"]
+
+
+def text_of(message: Any) -> str:
+    if isinstance(message, BaseMessage):
+        return message.text if isinstance(message.text, str) else str(message.content)
+    return str(message)
+
+
+def retryable(policy: RetryPolicy, exc: Exception) -> bool:
+    """Whether LangGraph's `RetryPolicy` would retry `exc` (our own errors never are)."""
+    if isinstance(exc, TieredAgentsError):
+        return False
+    retry_on = policy.retry_on
+    if isinstance(retry_on, type):
+        return isinstance(exc, retry_on)
+    if isinstance(retry_on, Sequence):
+        return isinstance(exc, tuple(retry_on))
+    return bool(retry_on(exc))
+
+
+def _node_attempt() -> int:
+    try:
+        info = get_runtime().execution_info
+    except Exception:
+        return 1
+    return info.node_attempt if info is not None else 1
+
+
+def _structured(model: Any, schema: Any) -> Runnable[Any, Any] | None:
+    try:
+        return model.with_structured_output(schema, include_raw=True)
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+
+
+@dataclass
+class AttemptSettings:
+    """The tiers and rules attempts run with, resolved once per graph."""
+
+    tiers: list[Tier]
+    retry_policy: RetryPolicy
+    tools: list[BaseTool] = field(default_factory=list)
+    max_tool_rounds: int = 8
+    verifier: Verifier | None = None
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    limiters: dict[str, Limiter] = field(default_factory=dict)
+    with_tools: dict[str, Runnable[Any, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.escalation.ladder(self.tier_names)  # names unknown tiers now, not mid-run
+        if self.tools:
+            for tier in self.tiers:
+                try:
+                    self.with_tools[tier.name] = tier.model.bind_tools(self.tools)
+                except NotImplementedError:
+                    raise ValueError(
+                        f"Tier {tier.name!r} ({tier.model_name}) cannot bind tools, but tools= "
+                        "was given. Use models that support tool calling on every worker tier, "
+                        "or drop tools=."
+                    ) from None
+
+    @property
+    def tier_names(self) -> list[str]:
+        return [t.name for t in self.tiers]
+
+    def tier(self, name: str) -> Tier:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise KeyError(name)
+
+    def ladder(self, start: str | None = None) -> list[str]:
+        return self.escalation.ladder(self.tier_names, start)
+
+    def next_tier(self, current: str, start: str | None = None) -> str | None:
+        ladder = self.ladder(start)
+        if current not in ladder:
+            return None
+        index = ladder.index(current)
+        return ladder[index + 1] if index + 1 < len(ladder) else None
+
+    def limit(self, tier: Tier) -> None:
+        if tier.max_concurrency is not None and tier.name not in self.limiters:
+            self.limiters[tier.name] = Limiter(tier.max_concurrency)
+
+    def call(self, tier: Tier, runnable: Runnable[Any, Any], messages: Any,
+             config: RunnableConfig, **metadata: Any) -> Call:
+        meta: dict[str, Any] = {attr.TIER: tier.name, **metadata}
+        if tier.price is not None:
+            meta[attr.PRICE] = tier.price.to_dict()
+        merged = {**config, "metadata": {**(config.get("metadata") or {}), **meta}}
+        return Call(runnable, messages, merged, self.limiters.get(tier.name))
+
+
+Messages = Callable[[bool], list[BaseMessage]]
+"""Builds the prompt; the flag asks for "reply with JSON only" wording."""
+
+
+def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
+               config: RunnableConfig, seen: list[AIMessage], meta: dict[str, Any]
+               ) -> Steps[AIMessage]:
+    tools = {t.name: t for t in s.tools}
+    bound = s.with_tools[tier.name]
+    for _ in range(s.max_tool_rounds):
+        reply = yield s.call(tier, bound, messages, config, **meta)
+        seen.append(reply)
+        messages = [*messages, reply]
+        if not reply.tool_calls:
+            return reply
+        for tool_call in reply.tool_calls:
+            tool = tools.get(tool_call["name"])
+            if tool is None:
+                result: Any = ToolMessage(
+                    f"Unknown tool {tool_call['name']!r}; available: {sorted(tools)}",
+                    tool_call_id=tool_call["id"], status="error")
+            else:
+                try:
+                    result = yield Call(tool, tool_call, config)
+                except GraphBubbleUp:
+                    raise
+                except Exception as exc:
+                    result = ToolMessage(f"Tool error: {exc!r}", tool_call_id=tool_call["id"],
+                                         status="error")
+            messages.append(result)
+    messages.append(HumanMessage("The tool budget is used up. Give your final answer now."))
+    reply = yield s.call(tier, tier.model, messages, config, **meta)
+    seen.append(reply)
+    return reply
+
+
+def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[str, Any] | None,
+             instruction: str, config: RunnableConfig, seen: list[AIMessage],
+             meta: dict[str, Any]) -> Steps[Any]:
+    if s.tools:
+        reply = yield from _tool_loop(s, tier, messages(schema is not None), config, seen, meta)
+        return text_of(reply) if schema is None else extract_json(text_of(reply))
+    if schema is not None:
+        titled = {"title": "subtask_output", "description": instruction[:200], **schema}
+        structured = _structured(tier.model, titled)
+        if structured is not None:
+            try:
+                out = yield s.call(tier, structured, messages(False), config, **meta)
+            except NotImplementedError:
+                out = None
+            if out is not None:
+                if out.get("raw") is not None:
+                    seen.append(out["raw"])
+                if out.get("parsed") is not None:
+                    return out["parsed"]
+                return extract_json(text_of(out["raw"]))
+    reply = yield s.call(tier, tier.model, messages(schema is not None), config, **meta)
+    seen.append(reply)
+    return text_of(reply) if schema is None else extract_json(text_of(reply))
+
+
+def _check(output: Any, schema: dict[str, Any] | None) -> None:
+    if schema is None:
+        if not str(output).strip():
+            raise ValueError("the model returned an empty answer")
+        return
+    try:
+        jsonschema.validate(output, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "the output"
+        raise ValueError(f"output does not satisfy expected_output at {where}: {exc.message}"
+                         ) from None
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"the plan's expected_output is not a valid JSON schema: {exc.message}"
+                         ) from None
+
+
+def attempt_steps(
+    s: AttemptSettings,
+    tier: Tier,
+    messages: Messages,
+    *,
+    request: str,
+    prior: Sequence[Attempt],
+    config: RunnableConfig,
+    start: str | None = None,
+    subtask: Subtask | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Steps[Attempt]:
+    """Run one attempt on `tier` and decide whether its answer is accepted.
+
+    Errors and schema violations reject it. The ladder's last tier (or the policy's last
+    allowed attempt) is accepted as is. Otherwise an answer that agrees with an earlier tier's
+    (where the policy allows) is accepted, and then the verifier decides, with the policy's
+    threshold for this tier. No verifier: every answer without an error is accepted.
+    """
+    schema = subtask.expected_output if subtask is not None else None
+    number = len(prior) + 1
+    meta = {attr.ATTEMPT: number, **(metadata or {})}
+    seen: list[AIMessage] = []
+    output: Any = None
+    error: str | None = None
+    try:
+        output = yield from _produce(s, tier, messages, schema, request, config, seen, meta)
+        _check(output, schema)
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:
+        if retryable(s.retry_policy, exc) and _node_attempt() < s.retry_policy.max_attempts:
+            raise  # LangGraph's RetryPolicy runs this attempt again
+        error = f"{type(exc).__name__}: {exc}"
+
+    accepted, score, reason = False, None, error
+    if error is None:
+        policy = s.escalation
+        last = s.next_tier(tier.name, start) is None or (
+            policy.max_attempts is not None and number >= policy.max_attempts)
+        earlier = {normalize_answer(a.output) for a in prior if a.output is not None}
+        if last:
+            accepted, reason = True, "last tier of the ladder"
+        elif tier.name in policy.accept_on_agreement and normalize_answer(output) in earlier:
+            accepted, reason = True, "agrees with an earlier tier"
+        elif s.verifier is None:
+            accepted, reason = True, "no verifier"
+        else:
+            context = VerifyContext(request=request, answer=output, tier=tier,
+                                    message=seen[-1] if seen else None, subtask=subtask,
+                                    config=config)
+            verdict = yield from s.verifier.steps(context)
+            accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
+            score, reason = verdict.score, verdict.reason
+
+    usage: dict[str, int] = {}
+    for message in seen:
+        if getattr(message, "usage_metadata", None):
+            usage = dict(add_usage(usage or None, message.usage_metadata))  # type: ignore[arg-type]
+    names = [m.response_metadata.get("model_name") for m in seen if m.response_metadata]
+    return Attempt(
+        number=number, tier=tier.name, model=next((n for n in names if n), tier.model_name),
+        output=output if error is None else None, error=error, accepted=accepted, score=score,
+        reason=reason, usage={k: v for k, v in usage.items() if isinstance(v, int)},
+    )
