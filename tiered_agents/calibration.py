@@ -171,7 +171,8 @@ def search_policies(
         for ladder in itertools.combinations(names, size):
             options = []
             for i, tier in enumerate(ladder[:-1]):
-                choices = [(th, False) for th in grids[tier]]
+                # +inf: never accept on the score (pass the answer on for agreement checks).
+                choices = [(th, False) for th in [*grids[tier], math.inf]]
                 if agreement and i > 0:
                     choices += [(th, True) for th in [*grids[tier], math.inf]]
                 options.append(choices)
@@ -190,7 +191,7 @@ def search_policies(
                 results.append((PolicyResult(policy, sum(correct) / n, cost, rate,
                                              tuple(correct)), slack))
 
-    feasible = [(r, s) for r, s in results if s >= 0]
+    feasible = [(r, s) for r, s in results if s >= -1e-12]
     if feasible:
         chosen = min(feasible, key=lambda rs: (rs[0].cost_usd, -rs[0].accuracy))[0]
     else:  # nothing beats the margin: the top tier alone
