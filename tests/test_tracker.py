@@ -57,7 +57,7 @@ def test_span_tree_of_a_tiered_run(tiers: tuple[Tier, Tier], spans: Any) -> None
     worker = ["invoke_agent worker", [["chat gpt-5-mini"]]]
     assert tree(exporter.get_finished_spans()) == [
         ["invoke_workflow review", sorted([
-            ["dispatch"], ["dispatch"], ["dispatch"],
+            ["dispatch"], ["dispatch"], ["dispatch"], ["dispatch"],
             ["invoke_agent planner", [["chat claude-opus-4-7"]]],
             ["invoke_agent synthesizer", [["chat claude-opus-4-7"]]],
             worker, worker, worker,

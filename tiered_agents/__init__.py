@@ -1,5 +1,6 @@
 """tiered-agents: the frontier model plans, small models work, and traces price every node."""
 
+from tiered_agents.budget import Budget, BudgetCallback, BudgetExceeded
 from tiered_agents.calibration import calibrate
 from tiered_agents.cascade import create_cascade
 from tiered_agents.errors import (
@@ -30,6 +31,9 @@ from tiered_agents.verifiers import (
 
 __all__ = [
     "Attempt",
+    "Budget",
+    "BudgetCallback",
+    "BudgetExceeded",
     "CascadeFailedError",
     "ConfidenceVerifier",
     "CostReport",

@@ -21,11 +21,12 @@ from langgraph.types import RetryPolicy
 from tiered_agents import attributes as attr
 from tiered_agents._calls import Call, Limiter, Steps
 from tiered_agents._json import extract_json
+from tiered_agents.budget import Budget, BudgetStopped, RunBudget
 from tiered_agents.errors import TieredAgentsError
 from tiered_agents.escalation import EscalationPolicy, normalize_answer
 from tiered_agents.plan import Subtask
 from tiered_agents.state import Attempt
-from tiered_agents.tiers import Tier
+from tiered_agents.tiers import Tier, model_provider
 from tiered_agents.verifiers import Verifier, VerifyContext
 
 __all__ = ["AttemptSettings", "attempt_steps", "retryable", "text_of"]
@@ -74,6 +75,7 @@ class AttemptSettings:
     max_tool_rounds: int = 8
     verifier: Verifier | None = None
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    budget: Budget | None = None
     limiters: dict[str, Limiter] = field(default_factory=dict)
     with_tools: dict[str, Runnable[Any, Any]] = field(default_factory=dict)
 
@@ -115,12 +117,14 @@ class AttemptSettings:
             self.limiters[tier.name] = Limiter(tier.max_concurrency)
 
     def call(self, tier: Tier, runnable: Runnable[Any, Any], messages: Any,
-             config: RunnableConfig, **metadata: Any) -> Call:
+             config: RunnableConfig, budget: RunBudget | None = None, **metadata: Any) -> Call:
         meta: dict[str, Any] = {attr.TIER: tier.name, **metadata}
         if tier.price is not None:
             meta[attr.PRICE] = tier.price.to_dict()
         merged = {**config, "metadata": {**(config.get("metadata") or {}), **meta}}
-        return Call(runnable, messages, merged, self.limiters.get(tier.name))
+        hooks = budget.hooks(tier.model_name, model_provider(tier.model), tier.price) \
+            if budget is not None else {}
+        return Call(runnable, messages, merged, self.limiters.get(tier.name), **hooks)
 
 
 Messages = Callable[[bool], list[BaseMessage]]
@@ -128,12 +132,12 @@ Messages = Callable[[bool], list[BaseMessage]]
 
 
 def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
-               config: RunnableConfig, seen: list[AIMessage], meta: dict[str, Any]
-               ) -> Steps[AIMessage]:
+               config: RunnableConfig, seen: list[AIMessage], meta: dict[str, Any],
+               budget: RunBudget | None) -> Steps[AIMessage]:
     tools = {t.name: t for t in s.tools}
     bound = s.with_tools[tier.name]
     for _ in range(s.max_tool_rounds):
-        reply = yield s.call(tier, bound, messages, config, **meta)
+        reply = yield s.call(tier, bound, messages, config, budget, **meta)
         seen.append(reply)
         messages = [*messages, reply]
         if not reply.tool_calls:
@@ -147,30 +151,31 @@ def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
             else:
                 try:
                     result = yield Call(tool, tool_call, config)
-                except GraphBubbleUp:
+                except (GraphBubbleUp, BudgetStopped):
                     raise
                 except Exception as exc:
                     result = ToolMessage(f"Tool error: {exc!r}", tool_call_id=tool_call["id"],
                                          status="error")
             messages.append(result)
     messages.append(HumanMessage("The tool budget is used up. Give your final answer now."))
-    reply = yield s.call(tier, tier.model, messages, config, **meta)
+    reply = yield s.call(tier, tier.model, messages, config, budget, **meta)
     seen.append(reply)
     return reply
 
 
 def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[str, Any] | None,
              instruction: str, config: RunnableConfig, seen: list[AIMessage],
-             meta: dict[str, Any]) -> Steps[Any]:
+             meta: dict[str, Any], budget: RunBudget | None) -> Steps[Any]:
     if s.tools:
-        reply = yield from _tool_loop(s, tier, messages(schema is not None), config, seen, meta)
+        reply = yield from _tool_loop(s, tier, messages(schema is not None), config, seen, meta,
+                                      budget)
         return text_of(reply) if schema is None else extract_json(text_of(reply))
     if schema is not None:
         titled = {"title": "subtask_output", "description": instruction[:200], **schema}
         structured = _structured(tier.model, titled)
         if structured is not None:
             try:
-                out = yield s.call(tier, structured, messages(False), config, **meta)
+                out = yield s.call(tier, structured, messages(False), config, budget, **meta)
             except NotImplementedError:
                 out = None
             if out is not None:
@@ -179,7 +184,7 @@ def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[st
                 if out.get("parsed") is not None:
                     return out["parsed"]
                 return extract_json(text_of(out["raw"]))
-    reply = yield s.call(tier, tier.model, messages(schema is not None), config, **meta)
+    reply = yield s.call(tier, tier.model, messages(schema is not None), config, budget, **meta)
     seen.append(reply)
     return text_of(reply) if schema is None else extract_json(text_of(reply))
 
@@ -211,6 +216,7 @@ def attempt_steps(
     start: str | None = None,
     subtask: Subtask | None = None,
     metadata: dict[str, Any] | None = None,
+    budget: RunBudget | None = None,
 ) -> Steps[Attempt]:
     """Run one attempt on `tier` and decide whether its answer is accepted.
 
@@ -226,9 +232,10 @@ def attempt_steps(
     output: Any = None
     error: str | None = None
     try:
-        output = yield from _produce(s, tier, messages, schema, request, config, seen, meta)
+        output = yield from _produce(s, tier, messages, schema, request, config, seen, meta,
+                                     budget)
         _check(output, schema)
-    except GraphBubbleUp:
+    except (GraphBubbleUp, BudgetStopped):
         raise
     except Exception as exc:
         if retryable(s.retry_policy, exc) and _node_attempt() < s.retry_policy.max_attempts:
@@ -239,10 +246,13 @@ def attempt_steps(
     if error is None:
         policy = s.escalation
         last = s.next_tier(tier.name, start) is None or (
-            policy.max_attempts is not None and number >= policy.max_attempts)
+            policy.max_attempts is not None and number >= policy.max_attempts) or (
+            budget is not None and budget.downgraded)
         earlier = {normalize_answer(a.output) for a in prior if a.output is not None}
         if last:
-            accepted, reason = True, "last tier of the ladder"
+            accepted, reason = True, ("budget reached: escalation stopped"
+                                      if budget is not None and budget.downgraded
+                                      else "last tier of the ladder")
         elif tier.name in policy.accept_on_agreement and normalize_answer(output) in earlier:
             accepted, reason = True, "agrees with an earlier tier"
         elif s.verifier is None:
@@ -250,7 +260,7 @@ def attempt_steps(
         else:
             context = VerifyContext(request=request, answer=output, tier=tier,
                                     message=seen[-1] if seen else None, subtask=subtask,
-                                    config=config)
+                                    config=config, budget=budget)
             verdict = yield from s.verifier.steps(context)
             accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
             score, reason = verdict.score, verdict.reason

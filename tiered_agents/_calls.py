@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,27 +48,51 @@ class Call:
     input: Any
     config: RunnableConfig
     limiter: Limiter | None = None
+    before: Callable[[], None] | None = None
+    """Runs once the call holds its concurrency slot, right before it starts (budget checks)."""
+    after: Callable[[Any, float], None] | None = None
+    """Runs with the result and the call's seconds (budget accounting)."""
 
 
 Steps = Generator[Call, Any, T]
 
 
+def _run(call: Call) -> Any:
+    if call.before is not None:
+        call.before()
+    start = time.perf_counter()
+    result = call.runnable.invoke(call.input, call.config)
+    if call.after is not None:
+        call.after(result, time.perf_counter() - start)
+    return result
+
+
+async def _arun(call: Call) -> Any:
+    if call.before is not None:
+        call.before()
+    start = time.perf_counter()
+    result = await call.runnable.ainvoke(call.input, call.config)
+    if call.after is not None:
+        call.after(result, time.perf_counter() - start)
+    return result
+
+
 def _invoke(call: Call) -> Any:
     if call.limiter is None:
-        return call.runnable.invoke(call.input, call.config)
+        return _run(call)
     call.limiter.acquire()
     try:
-        return call.runnable.invoke(call.input, call.config)
+        return _run(call)
     finally:
         call.limiter.release()
 
 
 async def _ainvoke(call: Call) -> Any:
     if call.limiter is None:
-        return await call.runnable.ainvoke(call.input, call.config)
+        return await _arun(call)
     await call.limiter.aacquire()
     try:
-        return await call.runnable.ainvoke(call.input, call.config)
+        return await _arun(call)
     finally:
         call.limiter.release()
 

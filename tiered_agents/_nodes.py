@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import RetryPolicy, Send
+from langgraph.graph import END
+from langgraph.types import RetryPolicy, Send, interrupt
 
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, retryable, text_of
 from tiered_agents._calls import Steps, run_async, run_sync
+from tiered_agents.budget import BudgetExceeded, BudgetStopped, RunBudget, public_view
 from tiered_agents.errors import PlanError, SubtaskFailedError
 from tiered_agents.plan import Plan, PlanValidationError, Subtask, parse_plan, validate_plan
 from tiered_agents.prompts import (
@@ -25,7 +27,7 @@ from tiered_agents.tiers import Tier, model_provider
 
 __all__ = [
     "GraphSettings",
-    "check_failures",
+    "dispatch",
     "node_pair",
     "node_retry_policy",
     "plan_steps",
@@ -55,6 +57,9 @@ class GraphSettings:
     def start_tier(self, subtask: Subtask) -> str:
         return subtask.tier or self.attempts.ladder()[0]
 
+    def run_budget(self, state: Any, node: str) -> RunBudget:
+        return RunBudget(self.attempts.budget, state.get("budget"), node)
+
 
 def node_retry_policy(policy: RetryPolicy) -> RetryPolicy:
     """The user's policy, minus our own errors (a bad plan is not transient)."""
@@ -82,8 +87,19 @@ def _structured_plan(tier: Tier) -> Any:
 
 
 def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+    budget = s.run_budget(state, "planner")
+    try:
+        update = yield from _plan(state, config, s, budget)
+    except BudgetStopped:
+        return {"budget": budget.update()}
+    return {**update, **({"budget": budget.update()} if budget.budget else {})}
+
+
+def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: RunBudget
+          ) -> Steps[dict]:
     task, a = state["task"], s.attempts
-    structured = _structured_plan(s.planner)
+    planner = a.tiers[0] if budget.downgraded else s.planner
+    structured = _structured_plan(planner)
     problem = "no plan"
     previous: Any = None
     asks = 0
@@ -98,7 +114,7 @@ def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> 
         candidate: Any = None
         if structured is not None:
             try:
-                out = yield a.call(s.planner, structured, ask(False), config)
+                out = yield a.call(planner, structured, ask(False), config, budget)
                 asks += 1
                 candidate = out.get("parsed")
                 if candidate is None and out.get("raw") is not None:
@@ -108,7 +124,7 @@ def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> 
             if candidate is None:
                 structured = None  # unsupported or unparsable: ask for JSON in plain text
         if candidate is None:
-            reply = yield a.call(s.planner, s.planner.model, ask(True), config)
+            reply = yield a.call(planner, planner.model, ask(True), config, budget)
             asks += 1
             candidate = text_of(reply)
         try:
@@ -127,16 +143,20 @@ def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> 
 def work_steps(payload: dict[str, Any], config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
     subtask: Subtask = payload["subtask"]
     a = s.attempts
-    tier = a.tier(payload["tier"])
+    budget = RunBudget(a.budget, payload.get("budget"), "worker")
+    tier = a.tiers[0] if budget.downgraded else a.tier(payload["tier"])
     prior: list[Attempt] = list(payload.get("attempts") or [])
     task, deps = payload["task"], payload.get("dependencies") or {}
     start = s.start_tier(subtask)
-    attempt = yield from attempt_steps(
-        a, tier, lambda json_only: worker_messages(task, subtask, deps, json_only=json_only),
-        request=f"{subtask.instruction}\n\n(Part of the task: {task[:2000]})",
-        prior=prior, config=config, start=start, subtask=subtask,
-        metadata={attr.SUBTASK_ID: subtask.id},
-    )
+    try:
+        attempt = yield from attempt_steps(
+            a, tier, lambda json_only: worker_messages(task, subtask, deps, json_only=json_only),
+            request=f"{subtask.instruction}\n\n(Part of the task: {task[:2000]})",
+            prior=prior, config=config, start=start, subtask=subtask,
+            metadata={attr.SUBTASK_ID: subtask.id}, budget=budget,
+        )
+    except BudgetStopped:  # not started: dispatch decides what the budget mode does
+        return {"budget": budget.update(stopped_at=f"worker {subtask.id}")}
     attempts = [*prior, attempt]
     if attempt.accepted:
         result = SubtaskResult(id=subtask.id, status="done", output=attempt.output,
@@ -144,22 +164,52 @@ def work_steps(payload: dict[str, Any], config: RunnableConfig, s: GraphSettings
     else:
         status = "error" if a.next_tier(tier.name, start) is not None else "failed"
         result = SubtaskResult(id=subtask.id, status=status, attempts=attempts)
-    return {"results": {subtask.id: result}}
+    update: dict[str, Any] = {"results": {subtask.id: result}}
+    if budget.budget is not None:
+        update["budget"] = budget.update()
+    return update
 
 
 # --- scheduling and synthesis ---------------------------------------------------------------
 
 
-def check_failures(state: TieredState) -> dict:
+def _budget_stop(state: TieredState, s: GraphSettings) -> bool:
+    budget = state.get("budget") or {}
+    mode = s.attempts.budget.on_exceed if s.attempts.budget else None
+    return bool(budget.get("exceeded")) and mode in ("stop", "interrupt", "raise")
+
+
+def dispatch(state: TieredState, s: GraphSettings) -> dict:
+    """The scheduler's gate: stops on failed subtasks and applies the budget's mode."""
     results = state.get("results") or {}
     for subtask_id, result in results.items():
         if result.status == "failed":
             raise SubtaskFailedError(subtask_id, results)
+    if _budget_stop(state, s):
+        budget = state.get("budget") or {}
+        reason = f"stopped at {budget.get('stopped_at')}"
+        mode = s.attempts.budget.on_exceed  # type: ignore[union-attr]
+        if mode == "raise":
+            raise BudgetExceeded(reason, state={**state, "budget": public_view(budget)})
+        if mode == "interrupt":
+            answer = interrupt({"reason": "budget", "detail": reason, **public_view(budget)})
+            limit = answer.get("max_usd") if isinstance(answer, dict) else answer
+            tokens = answer.get("max_tokens") if isinstance(answer, dict) else None
+            update: dict[str, Any] = {"reset": True}
+            if limit is not None:
+                update["limit_usd"] = float(limit)
+            if tokens is not None:
+                update["limit_tokens"] = int(tokens)
+            return {"budget": update}
     return {}
 
 
 def route(state: TieredState, s: GraphSettings) -> list[Send] | str:
-    plan = state["plan"]
+    if state.get("answer") is not None or _budget_stop(state, s):
+        return END  # done, or the budget stopped the run (finished work stays in the state)
+    plan = state.get("plan")
+    if plan is None:
+        return "planner"  # resumed after a budget interrupt before planning
     results = state.get("results") or {}
     sends: list[Send] = []
     for subtask in plan.subtasks:
@@ -182,13 +232,19 @@ def _send(state: TieredState, subtask: Subtask, tier: str, attempts: list[Attemp
     results = state.get("results") or {}
     deps = {d: results[d].output for d in subtask.depends_on}
     return Send("worker", {"task": state["task"], "subtask": subtask, "tier": tier,
-                           "attempts": attempts, "dependencies": deps})
+                           "attempts": attempts, "dependencies": deps,
+                           "budget": state.get("budget")})
 
 
 def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+    budget = s.run_budget(state, "synthesizer")
+    tier = s.attempts.tiers[0] if budget.downgraded else s.synthesizer
     messages = synthesizer_messages(state["task"], state["plan"], state.get("results") or {})
-    reply = yield s.attempts.call(s.synthesizer, s.synthesizer.model, messages, config)
-    return {"answer": text_of(reply)}
+    try:
+        reply = yield s.attempts.call(tier, tier.model, messages, config, budget)
+    except BudgetStopped:
+        return {"budget": budget.update()}
+    return {"answer": text_of(reply), **({"budget": budget.update()} if budget.budget else {})}
 
 
 def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[dict]], settings: Any

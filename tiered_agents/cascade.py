@@ -11,13 +11,21 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, RetryPolicy
+from langgraph.types import Checkpointer, RetryPolicy, interrupt
 from typing_extensions import TypedDict
 
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, text_of
 from tiered_agents._calls import Steps
 from tiered_agents._nodes import node_pair, node_retry_policy, reference_of
+from tiered_agents.budget import (
+    Budget,
+    BudgetExceeded,
+    BudgetStopped,
+    RunBudget,
+    merge_budget,
+    public_view,
+)
 from tiered_agents.errors import CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import Attempt
@@ -40,6 +48,8 @@ class CascadeState(TypedDict, total=False):
     """The accepted answer."""
     tier: str
     """The tier whose answer was accepted."""
+    budget: Annotated[dict[str, Any], merge_budget]
+    """With a `Budget`: limit_usd, spent_usd, exceeded, stopped_at (and token figures)."""
 
 
 def _request(messages: Sequence[BaseMessage]) -> str:
@@ -50,17 +60,39 @@ def _request(messages: Sequence[BaseMessage]) -> str:
 def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSettings
                   ) -> Steps[dict]:
     prior = list(state.get("attempts") or [])
-    messages = [m for m in state["messages"]]
-    if prior:
-        name = s.next_tier(prior[-1].tier)
-        if name is None:
-            raise CascadeFailedError(prior)
-    else:
-        name = s.ladder()[0]
-    tier = s.tier(name)
-    attempt = yield from attempt_steps(s, tier, lambda json_only: messages,
-                                       request=_request(messages), prior=prior, config=config)
+    messages = list(state["messages"])
+    committed = dict(state.get("budget") or {})
+    reset: dict[str, Any] = {}
+    while True:
+        budget = RunBudget(s.budget, committed or None, "worker")
+        if prior:
+            name = s.next_tier(prior[-1].tier)
+            if name is None:
+                raise CascadeFailedError(prior)
+        else:
+            name = s.ladder()[0]
+        tier = s.tier(name)
+        try:
+            attempt = yield from attempt_steps(
+                s, tier, lambda json_only: messages, request=_request(messages), prior=prior,
+                config=config, budget=budget)
+            break
+        except BudgetStopped as stop:
+            if s.budget is None or s.budget.on_exceed == "stop":
+                return {"budget": {**budget.update(stopped_at=f"answer on {tier.name}"),
+                                   **reset}}
+            if s.budget.on_exceed == "raise":
+                raise BudgetExceeded(stop.reason, state={
+                    **state, "budget": public_view(merge_budget(committed, budget.update()))}
+                ) from None
+            answer = interrupt({"reason": "budget", "detail": stop.reason,
+                                **public_view(committed)})
+            limit = answer.get("max_usd") if isinstance(answer, dict) else answer
+            reset = {"reset": True, "limit_usd": float(limit)}
+            committed = merge_budget(committed or s.budget.initial_state(), reset)
     update: dict[str, Any] = {"attempts": [attempt]}
+    if s.budget is not None:
+        update["budget"] = {**budget.update(), **reset}
     if attempt.accepted:
         update.update(answer=text_of(attempt.output), tier=tier.name,
                       messages=[AIMessage(text_of(attempt.output), name=tier.name)])
@@ -69,11 +101,17 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
     return update
 
 
+def _route(state: CascadeState) -> str:
+    stopped = bool((state.get("budget") or {}).get("exceeded"))
+    return END if state.get("answer") is not None or stopped else "answer"
+
+
 def create_cascade(
     tiers: Sequence[Tier],
     *,
     verifier: Verifier | None = None,
     escalation: EscalationPolicy | None = None,
+    budget: Budget | None = None,
     retry_policy: RetryPolicy | None = None,
     checkpointer: Checkpointer = None,
     name: str = "cascade",
@@ -83,7 +121,9 @@ def create_cascade(
     Each attempt is one run of the `answer` node: the tier answers the request's messages, the
     `verifier` judges the answer (its model calls are attributed to a `verify` node by the
     tracer), and the `escalation` policy decides whether to accept it or try the next tier. The
-    ladder's last tier is always accepted.
+    ladder's last tier is always accepted. A `budget` applies as in `create_tiered_graph`:
+    `stop` ends without an answer, `downgrade` accepts the answer in hand, `interrupt` pauses,
+    `raise` raises `BudgetExceeded`.
 
     Example:
         ```python
@@ -103,7 +143,7 @@ def create_cascade(
         raise ValueError(f"Tier names must be unique, got {names}.")
     retry = retry_policy or RetryPolicy()
     settings = AttemptSettings(tiers=tiers, retry_policy=retry, verifier=verifier,
-                               escalation=escalation or EscalationPolicy())
+                               escalation=escalation or EscalationPolicy(), budget=budget)
     for tier in tiers:
         settings.limit(tier)
     sync, asynchronous = node_pair(_answer_steps, settings)
@@ -114,6 +154,5 @@ def create_cascade(
         metadata={attr.ROLE: "worker", attr.REFERENCE: reference_of(tiers[-1])},
     )
     builder.add_edge(START, "answer")
-    builder.add_conditional_edges("answer", lambda state: END if state.get("answer") is not None
-                                  else "answer", ["answer", END])
+    builder.add_conditional_edges("answer", _route, ["answer", END])
     return builder.compile(checkpointer=checkpointer, name=name)

@@ -15,7 +15,7 @@ from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings
 from tiered_agents._nodes import (
     GraphSettings,
-    check_failures,
+    dispatch,
     node_pair,
     node_retry_policy,
     plan_steps,
@@ -24,6 +24,7 @@ from tiered_agents._nodes import (
     synthesize_steps,
     work_steps,
 )
+from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
 from tiered_agents.tiers import Tier
@@ -48,6 +49,7 @@ def create_tiered_graph(
     tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
     max_subtasks: int = 20,
     max_tool_rounds: int = 8,
+    budget: Budget | None = None,
     verifier: Verifier | None = None,
     escalation: EscalationPolicy | None = None,
     retry_policy: RetryPolicy | None = None,
@@ -77,6 +79,8 @@ def create_tiered_graph(
         tools: Tools the workers may call, in a loop of at most `max_tool_rounds` rounds.
         max_subtasks: The largest plan accepted.
         max_tool_rounds: Model turns a worker may spend calling tools before it must answer.
+        budget: Dollar and token limits the graph enforces (`Budget`); `out["budget"]` reports
+            the spending.
         verifier: Judges each worker answer (`ConfidenceVerifier`, `JudgeVerifier`, ...);
             `None` accepts every answer that has no error and fits its schema.
         escalation: Which tiers to climb, per-tier thresholds, agreement rules, and the
@@ -110,7 +114,7 @@ def create_tiered_graph(
         attempts=AttemptSettings(
             tiers=tiers, retry_policy=retry, tools=[_as_tool(t) for t in tools or []],
             max_tool_rounds=max_tool_rounds, verifier=verifier,
-            escalation=escalation or EscalationPolicy(),
+            escalation=escalation or EscalationPolicy(), budget=budget,
         ),
     )
     reference = reference_of(tiers[-1])
@@ -125,7 +129,7 @@ def create_tiered_graph(
         "planner", node(plan_steps), retry_policy=node_retry,
         metadata={attr.ROLE: "planner", attr.TIER: planner.name, attr.REFERENCE: reference},
     )
-    builder.add_node("dispatch", check_failures)
+    builder.add_node("dispatch", lambda state: dispatch(state, settings))
     builder.add_node(
         "worker", node(work_steps), retry_policy=node_retry,
         metadata={attr.ROLE: "worker", attr.REFERENCE: reference},
@@ -138,8 +142,8 @@ def create_tiered_graph(
     builder.add_edge(START, "planner")
     builder.add_edge("planner", "dispatch")
     builder.add_conditional_edges(
-        "dispatch", lambda state: route(state, settings), ["worker", "synthesizer"]
+        "dispatch", lambda state: route(state, settings), ["planner", "worker", "synthesizer", END]
     )
     builder.add_edge("worker", "dispatch")
-    builder.add_edge("synthesizer", END)
+    builder.add_edge("synthesizer", "dispatch")
     return builder.compile(checkpointer=checkpointer, name=name)

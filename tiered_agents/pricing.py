@@ -15,9 +15,10 @@ from typing import Any
 from genai_prices import Usage as _PriceUsage
 from genai_prices import calc_price
 
-from tiered_agents.usage import Usage
+from tiered_agents import attributes as attr
+from tiered_agents.usage import Usage, usage_from_message
 
-__all__ = ["Price", "PriceLookup", "UnpricedModelWarning", "price_usage"]
+__all__ = ["Price", "PriceLookup", "UnpricedModelWarning", "price_message", "price_usage"]
 
 _MTOK = Decimal(1_000_000)
 
@@ -178,3 +179,38 @@ def price_usage(
     """Cost of one call with the process-wide lookup (one warning per unknown model)."""
     return _DEFAULT_LOOKUP.cost(usage, model=model, provider=provider, price=price,
                                 seconds=seconds)
+
+
+def price_message(
+    message: Any,
+    *,
+    model: str | None,
+    provider: str | None = None,
+    price: Price | None = None,
+    seconds: float | None = None,
+    lookup: PriceLookup | None = None,
+) -> Usage:
+    """Usage and cost of one model reply, the way the tracer and budgets both count it.
+
+    A LangChain cache hit costs nothing; a reply that carries a recorded cost
+    (`tiered_agents.attributes.RECORDED_COST`, set by `ReplayChatModel`) costs that; a reply
+    with no usage costs `None` (unknown), never zero.
+    """
+    usage = usage_from_message(message) if message is not None else None
+    usage = usage or Usage(calls=1)
+    meta = getattr(message, "usage_metadata", None) or {}
+    response = getattr(message, "response_metadata", None) or {}
+    recorded = response.get(attr.RECORDED_COST)
+    cost: Decimal | None
+    if meta.get("total_cost") == 0:  # LangChain's LLM cache zeroes the cost of a hit
+        cost = Decimal(0)
+    elif isinstance(recorded, (int, float, str)):
+        cost = Decimal(str(recorded))
+    elif usage.total_tokens == 0 and (price is None or price.usd_per_hour is None):
+        cost = None
+    else:
+        cost = (lookup or _DEFAULT_LOOKUP).cost(usage, model=model, provider=provider,
+                                                price=price, seconds=seconds)
+    usage.cost_usd = cost
+    usage.unpriced_calls = 1 if cost is None else 0
+    return usage

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
+from tiered_agents.budget import merge_budget
 from tiered_agents.plan import Plan
 
 __all__ = ["Attempt", "SubtaskResult", "TieredInput", "TieredOutput", "TieredState"]
@@ -70,6 +71,8 @@ class TieredOutput(TypedDict, total=False):
     plan: Plan
     results: dict[str, SubtaskResult]
     answer: str
+    budget: dict[str, Any]
+    """With a `Budget`: limit_usd, spent_usd, exceeded, stopped_at (and token figures)."""
 
 
 class TieredState(TypedDict, total=False):
@@ -77,3 +80,4 @@ class TieredState(TypedDict, total=False):
     plan: Plan
     results: Annotated[dict[str, SubtaskResult], merge_results]
     answer: str
+    budget: Annotated[dict[str, Any], merge_budget]

@@ -24,7 +24,7 @@ from tiered_agents import attributes as attr
 from tiered_agents._calls import Call, Steps, run_async, run_sync
 from tiered_agents._json import extract_json
 from tiered_agents.plan import Subtask
-from tiered_agents.tiers import Tier
+from tiered_agents.tiers import Tier, model_provider
 
 __all__ = [
     "ConfidenceVerifier",
@@ -67,6 +67,8 @@ class VerifyContext:
     """The plan's subtask, in a tiered graph."""
     config: RunnableConfig = field(default_factory=dict)  # type: ignore[assignment]
     """The node's config; verifier model calls run under it with the `verify` role."""
+    budget: Any = None
+    """The run's budget (internal): verifier model calls are checked and counted by it."""
 
 
 def _verify_call(tier: Tier, messages: Any, ctx: VerifyContext, **bind: Any) -> Call:
@@ -75,7 +77,9 @@ def _verify_call(tier: Tier, messages: Any, ctx: VerifyContext, **bind: Any) -> 
     if tier.price is not None:
         metadata[attr.PRICE] = tier.price.to_dict()
     model = tier.model.bind(**bind) if bind else tier.model
-    return Call(model, messages, {**config, "metadata": metadata})
+    hooks = ctx.budget.hooks(tier.model_name, model_provider(tier.model), tier.price) \
+        if ctx.budget is not None else {}
+    return Call(model, messages, {**config, "metadata": metadata}, **hooks)
 
 
 class Verifier(ABC):

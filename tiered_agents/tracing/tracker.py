@@ -32,10 +32,10 @@ from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tiered_agents import attributes as attr
-from tiered_agents.pricing import Price, PriceLookup
+from tiered_agents.pricing import Price, PriceLookup, price_message
 from tiered_agents.tiers import Tier, model_provider
 from tiered_agents.tracing.report import CallRecord, CostReport
-from tiered_agents.usage import Usage, usage_from_message
+from tiered_agents.usage import Usage
 
 __all__ = ["CAPTURE_CONTENT_ENV", "CostTracker"]
 
@@ -336,7 +336,6 @@ class CostTracker(BaseCallbackHandler):
         generation = response.generations[0][0] if response.generations and \
             response.generations[0] else None
         message = generation.message if isinstance(generation, ChatGeneration) else None
-        usage = (usage_from_message(message) if message is not None else None) or Usage(calls=1)
         response_model = None
         if message is not None:
             response_model = message.response_metadata.get("model_name") or \
@@ -345,21 +344,10 @@ class CostTracker(BaseCallbackHandler):
         meta = run.metadata
         price = Price.from_dict(meta[attr.PRICE]) if isinstance(meta.get(attr.PRICE), dict) \
             else None
-        cache_hit = bool(message is not None and message.usage_metadata is not None
-                         and message.usage_metadata.get("total_cost") == 0)  # type: ignore[comparison-overlap]
-        recorded = message.response_metadata.get(attr.RECORDED_COST) if message is not None \
-            else None
-        if cache_hit:
-            cost: Decimal | None = Decimal(0)
-        elif isinstance(recorded, (int, float, str)):
-            cost = Decimal(str(recorded))
-        elif usage.total_tokens == 0 and price is None:
-            cost = None  # no usage reported: unknown, never a silent zero
-        else:
-            cost = self._prices.cost(usage, model=model, provider=run.provider, price=price,
-                                     seconds=seconds)
-        usage.cost_usd = cost
-        usage.unpriced_calls = 1 if cost is None else 0
+        usage = price_message(message, model=model, provider=run.provider, price=price,
+                              seconds=seconds, lookup=self._prices)
+        cache_hit = usage.cost_usd == 0 and bool(
+            message is not None and (message.usage_metadata or {}).get("total_cost") == 0)
         reference = meta.get(attr.REFERENCE) if isinstance(meta.get(attr.REFERENCE), dict) \
             else self._reference
         reference_cost = Decimal(0) if cache_hit else self._reference_cost(usage, reference,
