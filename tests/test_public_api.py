@@ -4,6 +4,9 @@ import tiered_agents
 def test_public_api_is_pinned() -> None:
     assert sorted(tiered_agents.__all__) == [
         "Attempt",
+        "Budget",
+        "BudgetCallback",
+        "BudgetExceeded",
         "CascadeFailedError",
         "ConfidenceVerifier",
         "CostReport",
@@ -28,6 +31,7 @@ def test_public_api_is_pinned() -> None:
         "VerifyContext",
         "calibrate",
         "configure_tracing",
+        "create_advisor_agent",
         "create_cascade",
         "create_tiered_graph",
     ]

@@ -1,5 +1,6 @@
 """tiered-agents: the frontier model plans, small models work, and traces price every node."""
 
+from tiered_agents.advisor import create_advisor_agent
 from tiered_agents.budget import Budget, BudgetCallback, BudgetExceeded
 from tiered_agents.calibration import calibrate
 from tiered_agents.cascade import create_cascade
@@ -58,6 +59,7 @@ __all__ = [
     "VerifyContext",
     "calibrate",
     "configure_tracing",
+    "create_advisor_agent",
     "create_cascade",
     "create_tiered_graph",
 ]
