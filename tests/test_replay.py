@@ -91,6 +91,7 @@ def test_bench_replay_end_to_end(recording: Path, tmp_path: Path,
     assert tiered["escalation_rate"]["tiny"] == pytest.approx(1 / 3)
     assert tiered["policy"]["tiers"] == ["tiny", "big"]
     assert results["check"]["simulated_cost_usd"] == pytest.approx(tiered["cost_usd"])
-    assert results["oracle"] == {"accuracy": 1.0, "cost_usd": pytest.approx(40 * 0.0001 + 20 * 0.002)}
+    oracle_cost = 40 * 0.0001 + 20 * 0.002
+    assert results["oracle"] == {"accuracy": 1.0, "cost_usd": pytest.approx(oracle_cost)}
     assert tiered["model_calls"] == 80
     assert "saving vs the top model: 2.61x" in capsys.readouterr().out

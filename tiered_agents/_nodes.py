@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,14 @@ def reference_of(tier: Tier) -> dict[str, Any]:
     }
 
 
+def _planner_prompt(task: str, tiers: list[Tier], max_subtasks: int, previous: Any,
+                    problem: str, json_only: bool) -> list[Any]:
+    messages = planner_messages(task, tiers, max_subtasks=max_subtasks, json_only=json_only)
+    if previous is not None:
+        messages.append(replan_message(previous, problem))
+    return messages
+
+
 def _structured_plan(tier: Tier) -> Any:
     try:
         return tier.model.with_structured_output(Plan, include_raw=True)
@@ -104,13 +113,8 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
     previous: Any = None
     asks = 0
     for _ in range(MAX_PLAN_RETRIES + 1):
-        def ask(json_only: bool) -> list[Any]:
-            messages = planner_messages(task, a.tiers, max_subtasks=s.max_subtasks,
-                                        json_only=json_only)
-            if previous is not None:
-                messages.append(replan_message(previous, problem))
-            return messages
-
+        ask = functools.partial(_planner_prompt, task, a.tiers, s.max_subtasks, previous,
+                                problem)
         candidate: Any = None
         if structured is not None:
             try:

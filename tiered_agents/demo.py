@@ -107,8 +107,7 @@ class DemoOutcome:
 
 
 def _progress(graph: Any, task: str, config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    for chunk in graph.stream({"task": task}, config, stream_mode=["updates", "values"]):
-        yield chunk
+    yield from graph.stream({"task": task}, config, stream_mode=["updates", "values"])
 
 
 def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any = None
@@ -136,7 +135,8 @@ def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any 
             elif node == "worker":
                 for sid, result in update["results"].items():
                     last = result.attempts[-1]
-                    mark = "[green]ok[/green]" if last.ok else f"[red]rejected[/red] ({last.reason})"
+                    mark = ("[green]ok[/green]" if last.ok
+                            else f"[red]rejected[/red] ({last.reason})")
                     console.print(f"  worker [bold]{sid}[/bold] on {last.tier}: {mark}")
             elif node == "synthesizer":
                 console.print("[cyan]synthesizer[/cyan] wrote the answer")
