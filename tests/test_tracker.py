@@ -337,3 +337,22 @@ def test_library_never_sets_a_global_provider(tiers: tuple[Tier, Tier], spans: A
     create_tiered_graph(planner=tiers[1], tiers=list(tiers)).invoke(
         {"task": "t"}, config={"callbacks": [CostTracker(tracer_provider=provider)]})
     assert trace.get_tracer_provider() is before
+
+
+def test_per_hour_frontier_cost_is_estimated_from_its_measured_speed() -> None:
+    plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(3)]}
+    hourly = Price.per_hour(3.6)  # $0.001 per second
+    small = Tier("small", FakeChatModel(respond=echo_worker, model_name="tiny", delay=0.01),
+                 price=hourly)
+    big = Tier("frontier", FakeChatModel(respond=planner_responder([plan]), model_name="big",
+                                         delay=0.2), price=hourly)
+    tracker = CostTracker()
+    create_tiered_graph(planner=big, tiers=[small, big]).invoke(
+        {"task": "t"}, config={"callbacks": [tracker]})
+    report = tracker.report()
+    assert report.reference == "big"
+    frontier_calls = [c for c in report.calls if c.model == "big"]
+    measured = sum(Decimal(str(c.seconds)) for c in frontier_calls) * Decimal("0.001")
+    # the frontier's own calls count as measured; the workers' are estimated at its speed
+    assert report.frontier_cost_usd > measured
+    assert report.savings_ratio is not None and report.savings_ratio > 1.1

@@ -26,6 +26,11 @@ class CallRecord:
     usage: Usage
     reference_cost_usd: Decimal | None
     """What the same tokens would have cost on the frontier (reference) tier."""
+    seconds: float | None = None
+    """Wall-clock seconds of the call."""
+    reference_usd_per_hour: Decimal | None = None
+    """Set when the reference tier is priced by the hour: its cost for these tokens is then
+    estimated from its own measured speed in the same report."""
 
 
 def _group(calls: list[CallRecord], key: str) -> dict[str, Usage]:
@@ -78,13 +83,50 @@ class CostReport:
     def by_model(self) -> dict[str, Usage]:
         return _group(self.calls, "model")
 
+    def _reference_speed(self) -> tuple[float, float] | None:
+        """Seconds per input and per output token of the reference model, fitted by least
+        squares on its own calls in this report (non-negative; one shared rate as fallback)."""
+        own = [c for c in self.calls if c.model == self.reference and c.seconds]
+        if not own:
+            return None
+        sii = sum(c.usage.input_tokens ** 2 for c in own)
+        soo = sum(c.usage.output_tokens ** 2 for c in own)
+        sio = sum(c.usage.input_tokens * c.usage.output_tokens for c in own)
+        sis = sum(c.usage.input_tokens * (c.seconds or 0) for c in own)
+        sos = sum(c.usage.output_tokens * (c.seconds or 0) for c in own)
+        det = sii * soo - sio * sio
+        if det > 0:
+            a, b = (sis * soo - sos * sio) / det, (sos * sii - sis * sio) / det
+            if a >= 0 and b >= 0:
+                return a, b
+        tokens = sum(c.usage.total_tokens for c in own)
+        rate = sum(c.seconds or 0 for c in own) / tokens if tokens else 0.0
+        return rate, rate
+
     @property
     def frontier_cost_usd(self) -> Decimal | None:
-        """The same token counts priced at the frontier tier's prices; `None` if unknown."""
-        known = [c.reference_cost_usd for c in self.calls if c.reference_cost_usd is not None]
-        if not known or len(known) != len(self.calls):
-            return None
-        return sum(known, Decimal(0))
+        """The same token counts priced at the frontier tier's prices; `None` if unknown.
+
+        For a frontier tier priced by the hour, each call's time on it is estimated from the
+        frontier model's own measured speed in this report (its own calls count as measured).
+        """
+        speed = self._reference_speed()
+        total = Decimal(0)
+        for call in self.calls:
+            if call.reference_cost_usd is not None:
+                total += call.reference_cost_usd
+            elif call.reference_usd_per_hour is not None and (
+                    speed is not None or call.model == self.reference):
+                if call.model == self.reference and call.seconds is not None:
+                    seconds = call.seconds
+                else:
+                    assert speed is not None
+                    seconds = speed[0] * call.usage.input_tokens + \
+                        speed[1] * call.usage.output_tokens
+                total += Decimal(str(seconds)) * call.reference_usd_per_hour / Decimal(3600)
+            else:
+                return None
+        return total if self.calls else None
 
     @property
     def savings_ratio(self) -> float | None:

@@ -350,13 +350,21 @@ class CostTracker(BaseCallbackHandler):
             message is not None and (message.usage_metadata or {}).get("total_cost") == 0)
         reference = meta.get(attr.REFERENCE) if isinstance(meta.get(attr.REFERENCE), dict) \
             else self._reference
-        reference_cost = Decimal(0) if cache_hit else self._reference_cost(usage, reference,
-                                                                           seconds)
+        reference_price = Price.from_dict(reference["price"]) \
+            if reference and reference.get("price") else None
+        per_hour = reference_price.usd_per_hour if reference_price is not None else None
+        if cache_hit:
+            reference_cost: Decimal | None = Decimal(0)
+        elif per_hour is not None:
+            reference_cost = None  # estimated by the report from the reference's own speed
+        else:
+            reference_cost = self._reference_cost(usage, reference, reference_price)
         record = CallRecord(
             node=_node_name(meta),
             tier=meta.get(attr.TIER) if isinstance(meta.get(attr.TIER), str) else None,
             subtask_id=str(meta[attr.SUBTASK_ID]) if meta.get(attr.SUBTASK_ID) else None,
-            model=model, usage=usage, reference_cost_usd=reference_cost,
+            model=model, usage=usage, reference_cost_usd=reference_cost, seconds=seconds,
+            reference_usd_per_hour=Decimal(per_hour) if per_hour is not None else None,
         )
         with self._lock:
             self._calls.append(record)
@@ -370,13 +378,11 @@ class CostTracker(BaseCallbackHandler):
         self._record_metrics(record, run.provider, seconds)
 
     def _reference_cost(self, usage: Usage, reference: dict[str, Any] | None,
-                        seconds: float) -> Decimal | None:
+                        price: Price | None) -> Decimal | None:
         if not reference:
             return None
-        price = Price.from_dict(reference["price"]) if reference.get("price") else None
         return self._prices.cost(usage, model=reference.get("model"),
-                                 provider=reference.get("provider"), price=price,
-                                 seconds=seconds)
+                                 provider=reference.get("provider"), price=price)
 
     def _finish_chat(self, run: _Run, message: Any, usage: Usage, response_model: Any) -> None:
         span = run.span

