@@ -106,7 +106,7 @@ def test_contract_review_example_runs(monkeypatch: pytest.MonkeyPatch,
 def test_cli_demo_says_it_runs_on_fakes_and_writes_the_trace(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     trace_file = tmp_path / "trace.jsonl"
-    assert cli.main(["demo", "--trace-file", str(trace_file)]) == 0
+    assert cli.main(["demo", "--fake", "--trace-file", str(trace_file)]) == 0
     printed = capsys.readouterr().out
     assert "FAKE models" in printed
     assert "Field accuracy against the known answers: 7/7" in printed

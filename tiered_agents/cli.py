@@ -26,7 +26,8 @@ def _demo(args: argparse.Namespace) -> int:
     console = Console()
     provider = _tracing(args)
     try:
-        run_demo(console, contract_index=args.contract, tracer_provider=provider)
+        run_demo(console, contract_index=args.contract, tracer_provider=provider,
+                 fake=args.fake)
     finally:
         if provider is not None:
             provider.shutdown()  # type: ignore[attr-defined]
@@ -64,6 +65,19 @@ def _bench_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_local(args: argparse.Namespace) -> int:
+    from tiered_agents.local.bench import run_local_bench
+
+    console = Console()
+    summary = run_local_bench(args.contracts, args.out, console)
+    for label in ("tiered", "frontier_only"):
+        figures = summary[label]
+        console.print(f"{label}: field accuracy {figures['field_accuracy']:.1%}, "
+                      f"{figures['mean_seconds']:.1f} s per contract, "
+                      f"${figures['cost_usd']:.6f} in all")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tiered-agents",
@@ -71,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="review a contract with a tiered team")
     demo.add_argument("--contract", type=int, default=0, help="which shipped contract (0-4)")
+    demo.add_argument("--fake", action="store_true",
+                      help="use the scripted fake models instead of the real local ones")
     demo.add_argument("--trace-file", help="write the OpenTelemetry spans to this JSONL file")
     demo.add_argument("--otlp", help="send spans to this OTLP/HTTP endpoint, "
                                      "e.g. http://127.0.0.1:6006 for Phoenix")
@@ -86,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="standard errors of safety in calibration (default 1.0)")
     replay.add_argument("--out", help="directory for results.json and pareto.png")
     replay.set_defaults(run=_bench_replay)
+    local = bench.add_parser("local", help="the contract review on real local models, tiered "
+                                           "against the frontier tier alone")
+    local.add_argument("--contracts", type=int, default=5, help="how many shipped contracts")
+    local.add_argument("--out", default="bench/results", help="directory for local.json/.md")
+    local.set_defaults(run=_bench_local)
     return parser
 
 

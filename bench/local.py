@@ -1,0 +1,19 @@
+"""Run `tiered-agents bench local` and keep its figures in bench/results/.
+
+    python bench/local.py [--contracts 5]      (needs pip install -e '.[local]')
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from tiered_agents.local.bench import run_local_bench
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contracts", type=int, default=5)
+    args = parser.parse_args()
+    run_local_bench(args.contracts, Path(__file__).parent / "results", Console())

