@@ -3,5 +3,6 @@ test:
 	.venv/bin/python -m pytest
 lint:
 	.venv/bin/ruff check tiered_agents tests graphs examples bench docs
+	.venv/bin/mypy tiered_agents
 bench:
 	.venv/bin/python bench/tracing_overhead.py

@@ -121,7 +121,8 @@ class AttemptSettings:
         meta: dict[str, Any] = {attr.TIER: tier.name, **metadata}
         if tier.price is not None:
             meta[attr.PRICE] = tier.price.to_dict()
-        merged = {**config, "metadata": {**(config.get("metadata") or {}), **meta}}
+        merged: RunnableConfig = {**config, "metadata": {**(config.get("metadata") or {}),
+                                                          **meta}}
         hooks = budget.hooks(tier.model_name, model_provider(tier.model), tier.price) \
             if budget is not None else {}
         return Call(runnable, messages, merged, self.limiters.get(tier.name), **hooks)

@@ -14,7 +14,13 @@ from langgraph.types import RetryPolicy, Send, interrupt
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, retryable, text_of
 from tiered_agents._calls import Steps, run_async, run_sync
-from tiered_agents.budget import BudgetExceeded, BudgetStopped, RunBudget, public_view
+from tiered_agents.budget import (
+    BudgetExceeded,
+    BudgetStopped,
+    RunBudget,
+    public_view,
+    resume_update,
+)
 from tiered_agents.errors import PlanError, SubtaskFailedError
 from tiered_agents.plan import Plan, PlanValidationError, Subtask, parse_plan, validate_plan
 from tiered_agents.prompts import (
@@ -166,8 +172,9 @@ def work_steps(payload: dict[str, Any], config: RunnableConfig, s: GraphSettings
         result = SubtaskResult(id=subtask.id, status="done", output=attempt.output,
                                tier=tier.name, attempts=attempts)
     else:
-        status = "error" if a.next_tier(tier.name, start) is not None else "failed"
-        result = SubtaskResult(id=subtask.id, status=status, attempts=attempts)
+        result = SubtaskResult(
+            id=subtask.id, attempts=attempts,
+            status="error" if a.next_tier(tier.name, start) is not None else "failed")
     update: dict[str, Any] = {"results": {subtask.id: result}}
     if budget.budget is not None:
         update["budget"] = budget.update()
@@ -197,14 +204,7 @@ def dispatch(state: TieredState, s: GraphSettings) -> dict:
             raise BudgetExceeded(reason, state={**state, "budget": public_view(budget)})
         if mode == "interrupt":
             answer = interrupt({"reason": "budget", "detail": reason, **public_view(budget)})
-            limit = answer.get("max_usd") if isinstance(answer, dict) else answer
-            tokens = answer.get("max_tokens") if isinstance(answer, dict) else None
-            update: dict[str, Any] = {"reset": True}
-            if limit is not None:
-                update["limit_usd"] = float(limit)
-            if tokens is not None:
-                update["limit_tokens"] = int(tokens)
-            return {"budget": update}
+            return {"budget": resume_update(answer)}
     return {}
 
 

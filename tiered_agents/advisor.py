@@ -37,6 +37,7 @@ from tiered_agents.budget import (
     RunBudget,
     merge_budget,
     public_view,
+    resume_update,
 )
 from tiered_agents.graph import _as_tool
 from tiered_agents.tiers import Tier
@@ -91,7 +92,7 @@ def _compact(messages: Sequence[BaseMessage], limit: int) -> str:
         return whole
     task = next((text_of(m) for m in messages if m.type == "human"), "")
     tools = [c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
-    recent = []
+    recent: list[str] = []
     budget = max(limit - len(task[:limit // 3]) - 200, 200)
     for line in reversed(lines[1:]):
         line = line if len(line) <= 600 else line[:600] + " [...]"
@@ -143,8 +144,7 @@ def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -
                 return s.on_stop(state, budget, stop.reason, "executor")
             answer = interrupt({"reason": "budget", "detail": stop.reason,
                                 **public_view(state.get("budget"))})
-            limit = answer.get("max_usd") if isinstance(answer, dict) else answer
-            reset = {"reset": True, "limit_usd": float(limit)}
+            reset = resume_update(answer)
             budget = RunBudget(s.budget, merge_budget(state.get("budget") or
                                                       s.budget.initial_state(), reset), "executor")
     update: dict[str, Any] = {"messages": [reply], "steps": state.get("steps", 0) + 1}
@@ -255,19 +255,19 @@ def create_advisor_agent(
 
     tool_node = ToolNode(user_tools, handle_tool_errors=True) if user_tools else None
 
-    def run_tools(state: AdvisorState, config: RunnableConfig) -> dict:
-        last = state["messages"][-1]
-        calls = [c for c in last.tool_calls if c["name"] != ADVISOR_TOOL]
+    def user_calls(state: AdvisorState) -> dict[str, Any]:
+        """The last message with only the user's tool calls (ask_advisor is the advisor's)."""
         assert tool_node is not None, "tool calls without tools"
-        return tool_node.invoke({"messages": [last.model_copy(update={"tool_calls": calls})]},
-                                config)
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage), "tools run after an AI message with tool calls"
+        calls = [c for c in last.tool_calls if c["name"] != ADVISOR_TOOL]
+        return {"messages": [last.model_copy(update={"tool_calls": calls})]}
+
+    def run_tools(state: AdvisorState, config: RunnableConfig) -> dict:
+        return tool_node.invoke(user_calls(state), config)  # type: ignore[union-attr]
 
     async def arun_tools(state: AdvisorState, config: RunnableConfig) -> dict:
-        last = state["messages"][-1]
-        calls = [c for c in last.tool_calls if c["name"] != ADVISOR_TOOL]
-        assert tool_node is not None, "tool calls without tools"
-        return await tool_node.ainvoke(
-            {"messages": [last.model_copy(update={"tool_calls": calls})]}, config)
+        return await tool_node.ainvoke(user_calls(state), config)  # type: ignore[union-attr]
 
     builder = StateGraph(AdvisorState)
     builder.add_node("executor", node(_executor_steps, "executor"),

@@ -270,6 +270,19 @@ class RunBudget:
         return update
 
 
+def resume_update(answer: Any) -> dict[str, Any]:
+    """The `budget` state update for an interrupt resumed with `answer`: a new dollar limit
+    (a number, or {"max_usd": ..., "max_tokens": ...})."""
+    update: dict[str, Any] = {"reset": True}
+    limit = answer.get("max_usd") if isinstance(answer, dict) else answer
+    tokens = answer.get("max_tokens") if isinstance(answer, dict) else None
+    if limit is not None:
+        update["limit_usd"] = float(limit)
+    if tokens is not None:
+        update["limit_tokens"] = int(tokens)
+    return update
+
+
 def public_view(state_budget: Mapping[str, Any] | None) -> dict[str, Any]:
     b = dict(state_budget or {})
     return {"limit_usd": b.get("limit_usd"), "spent_usd": b.get("spent_usd", 0.0),

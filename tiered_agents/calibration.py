@@ -226,6 +226,6 @@ def calibrate(
         max_tiers: The longest ladder tried.
     """
     if examples and "answers" in examples[0]:
-        examples = to_examples(examples, tiers)  # type: ignore[arg-type]
-    return search_policies(examples, tiers, target_quality=target_quality,  # type: ignore[arg-type]
+        examples = to_examples(examples, tiers)
+    return search_policies(examples, tiers, target_quality=target_quality,
                            margin=margin, max_tiers=max_tiers).policy

@@ -25,6 +25,7 @@ from tiered_agents.budget import (
     RunBudget,
     merge_budget,
     public_view,
+    resume_update,
 )
 from tiered_agents.errors import CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
@@ -60,7 +61,7 @@ def _request(messages: Sequence[BaseMessage]) -> str:
 def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSettings
                   ) -> Steps[dict]:
     prior = list(state.get("attempts") or [])
-    messages = list(state["messages"])
+    messages: list[BaseMessage] = list(state["messages"])
     committed = dict(state.get("budget") or {})
     reset: dict[str, Any] = {}
     while True:
@@ -87,8 +88,7 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
                 ) from None
             answer = interrupt({"reason": "budget", "detail": stop.reason,
                                 **public_view(committed)})
-            limit = answer.get("max_usd") if isinstance(answer, dict) else answer
-            reset = {"reset": True, "limit_usd": float(limit)}
+            reset = resume_update(answer)
             committed = merge_budget(committed or s.budget.initial_state(), reset)
     update: dict[str, Any] = {"attempts": [attempt]}
     if s.budget is not None:

@@ -13,7 +13,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
 from rich.console import Console
@@ -203,10 +203,11 @@ def run_review(contract: Contract, small: Tier, frontier: Tier, *, frontier_only
     started = time.perf_counter()
     for mode, data in graph.stream({"task": contract_task(contract)}, {"callbacks": [tracker]},
                                    stream_mode=["updates", "values"]):
+        payload = cast(dict[str, Any], data)
         if mode == "values":
-            final = data
+            final = payload
         elif console is not None:
-            _show_progress(console, data, started)
+            _show_progress(console, payload, started)
     seconds = time.perf_counter() - started
     fields, correct = field_accuracy(final.get("results") or {}, contract)
     return DemoOutcome(answer=final.get("answer"), fields=fields, correct=correct,

@@ -96,7 +96,7 @@ class Price:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Price:
-        return cls(**{k: _dec(v) for k, v in data.items()})
+        return cls(**{k: _dec(v) for k, v in data.items()})  # type: ignore[arg-type]
 
 
 class PriceLookup:

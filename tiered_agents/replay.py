@@ -31,7 +31,7 @@ def load_recording(path: str | Path) -> list[dict[str, Any]]:
     """Read a recording (`.jsonl` or `.jsonl.gz`)."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
@@ -123,5 +123,5 @@ class ReplayChatModel(BaseChatModel):
         if answer.get("confidence") is not None:
             metadata["logprobs"] = {"content": [{"token": text[:16],
                                                  "logprob": float(answer["confidence"])}]}
-        message = AIMessage(text, usage_metadata=usage, response_metadata=metadata)  # type: ignore[arg-type]
+        message = AIMessage(text, usage_metadata=usage, response_metadata=metadata)
         return ChatResult(generations=[ChatGeneration(message=message)])

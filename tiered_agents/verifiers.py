@@ -130,8 +130,8 @@ def logprob_confidence(message: AIMessage | None) -> float | None:
         return None
     logprobs = (message.response_metadata or {}).get("logprobs")
     content = logprobs.get("content") if isinstance(logprobs, dict) else logprobs
-    values = [t.get("logprob") for t in content or [] if isinstance(t, dict)]
-    values = [v for v in values if isinstance(v, (int, float))]
+    values = [float(t["logprob"]) for t in content or []
+              if isinstance(t, dict) and isinstance(t.get("logprob"), (int, float))]
     return sum(values) / len(values) if values else None
 
 
@@ -249,7 +249,7 @@ class FunctionVerifier(Verifier):
         label = name or getattr(fn, "__name__", "verifier")
         if inspect.iscoroutinefunction(fn):
             async def afunc(ctx: VerifyContext) -> Any:
-                return await fn(ctx)  # type: ignore[misc]
+                return await fn(ctx)
 
             def func(ctx: VerifyContext) -> Any:
                 raise TypeError(f"{label} is async: run the graph with ainvoke/astream.")
@@ -259,7 +259,7 @@ class FunctionVerifier(Verifier):
             self._runnable = RunnableLambda(fn, name=label)
 
     def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
-        config = {**(ctx.config or {}), "metadata": {
+        config: RunnableConfig = {**(ctx.config or {}), "metadata": {
             **((ctx.config or {}).get("metadata") or {}), attr.ROLE: "verify"}}
         result = yield Call(self._runnable, ctx, config)
         if isinstance(result, Verdict):

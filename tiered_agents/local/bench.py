@@ -24,7 +24,7 @@ def run_local_bench(count: int = 5, out_dir: str | Path | None = None,
                     console: Console | None = None) -> dict[str, Any]:
     """Review `count` shipped contracts both ways; write local.json and local.md."""
     started = time.perf_counter()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with LocalModels() as models:
         small, frontier = models.tiers()
         for contract in make_contracts(count):

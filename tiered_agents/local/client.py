@@ -42,7 +42,7 @@ class LocalChatOpenAI(ChatOpenAI):
     json_schema: dict[str, Any] | None = None
     """A JSON schema every reply is forced into (a grammar), for models that cannot chat but
     can fill a schema. A call's own structured output schema takes precedence."""
-    disable_streaming: bool = True  # type: ignore[assignment]
+    disable_streaming: bool = True
 
     def _get_request_payload(self, input_: LanguageModelInput, *, stop: list[str] | None = None,
                              **kwargs: Any) -> dict:

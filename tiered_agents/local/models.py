@@ -9,6 +9,8 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from pydantic import SecretStr
+
 from tiered_agents.local.client import LocalChatOpenAI
 from tiered_agents.local.server import LlamaServer
 from tiered_agents.local.weights import GEMMA_270M, QWEN_CODER_1_5B
@@ -79,14 +81,14 @@ class LocalModels:
     def tiers(self) -> tuple[Tier, Tier]:
         """`Tier("small", Gemma-270M under a JSON grammar)`, `Tier("frontier", Qwen-1.5B)`."""
         price = Price.per_hour(self.usd_per_hour)
-        small = LocalChatOpenAI(base_url=self.small_server.base_url, api_key="local",
-                                model=self.small_server.alias, temperature=0,
-                                max_tokens=self.small_max_tokens, json_schema=VALUE_SCHEMA,
-                                max_retries=0, timeout=120)
-        frontier = LocalChatOpenAI(base_url=self.frontier_server.base_url, api_key="local",
-                                   model=self.frontier_server.alias, temperature=0,
-                                   max_tokens=self.frontier_max_tokens, max_retries=0,
-                                   timeout=300)
+        small = LocalChatOpenAI(base_url=self.small_server.base_url,
+                                api_key=SecretStr("local"), model=self.small_server.alias,
+                                temperature=0, max_completion_tokens=self.small_max_tokens,
+                                json_schema=VALUE_SCHEMA, max_retries=0, timeout=120)
+        frontier = LocalChatOpenAI(base_url=self.frontier_server.base_url,
+                                   api_key=SecretStr("local"), model=self.frontier_server.alias,
+                                   temperature=0, max_completion_tokens=self.frontier_max_tokens,
+                                   max_retries=0, timeout=300)
         return (Tier("small", small, price=price, max_concurrency=1,
                      description="Gemma-3-270M: fills a JSON schema from text, cannot reason"),
                 Tier("frontier", frontier, price=price, max_concurrency=1,

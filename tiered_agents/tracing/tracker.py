@@ -347,7 +347,8 @@ class CostTracker(BaseCallbackHandler):
         usage = price_message(message, model=model, provider=run.provider, price=price,
                               seconds=seconds, lookup=self._prices)
         cache_hit = usage.cost_usd == 0 and bool(
-            message is not None and (message.usage_metadata or {}).get("total_cost") == 0)
+            message is not None and (getattr(message, "usage_metadata", None) or {}).get(
+                "total_cost") == 0)
         reference = meta.get(attr.REFERENCE) if isinstance(meta.get(attr.REFERENCE), dict) \
             else self._reference
         reference_price = Price.from_dict(reference["price"]) \
