@@ -57,9 +57,10 @@ def _bench_replay(args: argparse.Namespace) -> int:
     for name, figures in rows:
         table.add_row(name, f"{figures['accuracy']:.3f}", f"{figures['cost_usd']:.5f}")
     console.print(table)
-    console.print(f"saving vs the top model: {results['savings_vs_top']:.2f}x at "
-                  f"{results['quality_vs_top']:.1%} of its accuracy; policy: "
-                  f"{results['tiered']['policy']}")
+    saving, quality = results["savings_vs_top"], results["quality_vs_top"]
+    console.print(f"saving vs the top model: {saving:.2f}x at {quality:.1%} of its accuracy"
+                  if saving is not None and quality is not None else "saving: not computable")
+    console.print(f"policy: {results['tiered']['policy']}")
     if args.out:
         console.print(f"wrote {args.out}/results.json and {args.out}/pareto.png")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from rich.progress import Progress
 from tiered_agents.calibration import Calibration, search_policies, simulate, to_examples
 from tiered_agents.cascade import create_cascade
 from tiered_agents.escalation import EscalationPolicy
+from tiered_agents.pricing import UnpricedModelWarning
 from tiered_agents.replay import ReplayChatModel, recording_messages
 from tiered_agents.tiers import Tier
 from tiered_agents.tracing import CostTracker
@@ -58,7 +60,10 @@ def _run_cascade(policy: EscalationPolicy, models: Sequence[str], records: Seque
                              escalation=policy, name="replay_cascade")
     tracker = CostTracker()
     outcomes = []
-    with Progress(console=console, transient=True, disable=console is None) as progress:
+    # Recorded costs are charged as recorded: the top model need not be in genai-prices.
+    with warnings.catch_warnings(), Progress(console=console, transient=True,
+                                             disable=console is None) as progress:
+        warnings.simplefilter("ignore", UnpricedModelWarning)
         task = progress.add_task("replaying test questions", total=len(records))
         for record in records:
             out = cascade.invoke({"messages": recording_messages(record)},
