@@ -29,7 +29,7 @@ from tiered_agents.state import Attempt
 from tiered_agents.tiers import Tier, model_provider
 from tiered_agents.verifiers import Verifier, VerifyContext
 
-__all__ = ["AttemptSettings", "attempt_steps", "retryable", "text_of"]
+__all__ = ["AttemptSettings", "attempt_steps", "retryable", "structured", "text_of"]
 
 
 def text_of(message: Any) -> str:
@@ -58,7 +58,9 @@ def _node_attempt() -> int:
     return info.node_attempt if info is not None else 1
 
 
-def _structured(model: Any, schema: Any) -> Runnable[Any, Any] | None:
+def structured(model: Any, schema: Any) -> Runnable[Any, Any] | None:
+    """`model.with_structured_output(schema, include_raw=True)`, or `None` for models that
+    do not support it (many raise `NotImplementedError`): callers then ask for JSON in text."""
     try:
         return model.with_structured_output(schema, include_raw=True)
     except (NotImplementedError, ValueError, TypeError):
@@ -173,10 +175,10 @@ def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[st
         return text_of(reply) if schema is None else extract_json(text_of(reply))
     if schema is not None:
         titled = {"title": "subtask_output", "description": instruction[:200], **schema}
-        structured = _structured(tier.model, titled)
-        if structured is not None:
+        bound = structured(tier.model, titled)
+        if bound is not None:
             try:
-                out = yield s.call(tier, structured, messages(False), config, budget, **meta)
+                out = yield s.call(tier, bound, messages(False), config, budget, **meta)
             except NotImplementedError:
                 out = None
             if out is not None:

@@ -12,7 +12,13 @@ from langgraph.graph import END
 from langgraph.types import RetryPolicy, Send, interrupt
 
 from tiered_agents import attributes as attr
-from tiered_agents._attempt import AttemptSettings, attempt_steps, retryable, text_of
+from tiered_agents._attempt import (
+    AttemptSettings,
+    attempt_steps,
+    retryable,
+    structured,
+    text_of,
+)
 from tiered_agents._calls import Steps, run_async, run_sync
 from tiered_agents.budget import (
     BudgetExceeded,
@@ -91,13 +97,6 @@ def _planner_prompt(task: str, tiers: list[Tier], max_subtasks: int, previous: A
     return messages
 
 
-def _structured_plan(tier: Tier) -> Any:
-    try:
-        return tier.model.with_structured_output(Plan, include_raw=True)
-    except (NotImplementedError, ValueError, TypeError):
-        return None
-
-
 # --- planner -------------------------------------------------------------------------------
 
 
@@ -114,7 +113,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
           ) -> Steps[dict]:
     task, a = state["task"], s.attempts
     planner = a.tiers[0] if budget.downgraded else s.planner
-    structured = _structured_plan(planner)
+    plan_output = structured(planner.model, Plan)
     problem = "no plan"
     previous: Any = None
     asks = 0
@@ -122,9 +121,9 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
         ask = functools.partial(_planner_prompt, task, a.tiers, s.max_subtasks, previous,
                                 problem)
         candidate: Any = None
-        if structured is not None:
+        if plan_output is not None:
             try:
-                out = yield a.call(planner, structured, ask(False), config, budget)
+                out = yield a.call(planner, plan_output, ask(False), config, budget)
                 asks += 1
                 candidate = out.get("parsed")
                 if candidate is None and out.get("raw") is not None:
@@ -132,7 +131,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
             except (NotImplementedError, PlanValidationError):
                 candidate = None
             if candidate is None:
-                structured = None  # unsupported or unparsable: ask for JSON in plain text
+                plan_output = None  # unsupported or unparsable: ask for JSON in plain text
         if candidate is None:
             reply = yield a.call(planner, planner.model, ask(True), config, budget)
             asks += 1

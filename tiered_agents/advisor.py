@@ -40,7 +40,7 @@ from tiered_agents.budget import (
     resume_update,
 )
 from tiered_agents.graph import _as_tool
-from tiered_agents.tiers import Tier
+from tiered_agents.tiers import Tier, check_ladder
 
 __all__ = ["AdvisorState", "AskAdvisor", "create_advisor_agent"]
 
@@ -236,9 +236,7 @@ def create_advisor_agent(
         out["answer"], out["advisor_calls"]
         ```
     """
-    for item in (executor, advisor):
-        if not isinstance(item, Tier):
-            raise TypeError(f"Expected a tiered_agents.Tier, got {type(item).__name__}.")
+    check_ladder([executor], advisor)
     if max_advisor_calls < 0 or max_steps < 1:
         raise ValueError("max_advisor_calls must be >= 0 and max_steps >= 1.")
     user_tools = [_as_tool(t) for t in tools]

@@ -30,7 +30,7 @@ from tiered_agents.budget import (
 from tiered_agents.errors import CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import Attempt
-from tiered_agents.tiers import Tier
+from tiered_agents.tiers import Tier, check_ladder
 from tiered_agents.verifiers import Verifier
 
 __all__ = ["CascadeInput", "CascadeState", "create_cascade"]
@@ -132,15 +132,7 @@ def create_cascade(
         out["answer"], out["tier"], out["attempts"]
         ```
     """
-    tiers = list(tiers)
-    if not tiers:
-        raise ValueError("create_cascade needs at least one Tier, cheapest first.")
-    for item in tiers:
-        if not isinstance(item, Tier):
-            raise TypeError(f"Expected a tiered_agents.Tier, got {type(item).__name__}.")
-    names = [t.name for t in tiers]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Tier names must be unique, got {names}.")
+    tiers = check_ladder(tiers)
     retry = retry_policy or RetryPolicy()
     settings = AttemptSettings(tiers=tiers, retry_policy=retry, verifier=verifier,
                                escalation=escalation or EscalationPolicy(), budget=budget)

@@ -27,7 +27,7 @@ from tiered_agents._nodes import (
 from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
-from tiered_agents.tiers import Tier
+from tiered_agents.tiers import Tier, check_ladder
 from tiered_agents.verifiers import Verifier
 
 __all__ = ["create_tiered_graph"]
@@ -90,18 +90,7 @@ def create_tiered_graph(
         checkpointer: A LangGraph checkpointer, for resuming runs and keeping finished work.
         name: The graph's name, used for the workflow span in traces.
     """
-    tiers = list(tiers)
-    if not tiers:
-        raise ValueError("tiers= needs at least one Tier, cheapest first.")
-    for item in [planner, *tiers, *([synthesizer] if synthesizer else [])]:
-        if not isinstance(item, Tier):
-            raise TypeError(
-                f"Expected a tiered_agents.Tier, got {type(item).__name__}. "
-                "Wrap models as Tier('name', model)."
-            )
-    names = [t.name for t in tiers]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Tier names must be unique, got {names}.")
+    tiers = check_ladder(tiers, planner, synthesizer)
     if max_subtasks < 1:
         raise ValueError(f"max_subtasks must be >= 1, got {max_subtasks}.")
     if max_tool_rounds < 1:

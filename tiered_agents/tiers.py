@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 
 from tiered_agents.pricing import Price
 
-__all__ = ["Tier", "model_name", "model_provider"]
+__all__ = ["Tier", "check_ladder", "model_name", "model_provider"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,22 @@ class Tier:
     @property
     def model_name(self) -> str:
         return model_name(self.model)
+
+
+def check_ladder(tiers: Any, *others: Tier | None) -> list[Tier]:
+    """The tiers as a list, checked: at least one, all `Tier`s, unique names. `others` (a
+    planner, a synthesizer, an advisor) must be `Tier`s too but may repeat a ladder tier."""
+    ladder = list(tiers)
+    if not ladder:
+        raise ValueError("tiers= needs at least one Tier, cheapest first.")
+    for item in [*ladder, *(o for o in others if o is not None)]:
+        if not isinstance(item, Tier):
+            raise TypeError(f"Expected a tiered_agents.Tier, got {type(item).__name__}. "
+                            "Wrap models as Tier('name', model).")
+    names = [t.name for t in ladder]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Tier names must be unique, got {names}.")
+    return ladder
 
 
 def _init_chat_model(spec: str) -> BaseChatModel:
