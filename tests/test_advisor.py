@@ -64,6 +64,9 @@ def test_executor_consults_the_advisor_and_the_cost_is_attributed() -> None:
     assert report.by_tier["frontier"].calls == 1
     assert report.reference == "claude-opus-4-7"
     assert report.savings_ratio is not None and report.savings_ratio > 1
+    # The baseline is the executor's loop run on the advisor's model: consultations add nothing.
+    assert {c.node for c in report.baseline_calls} == {"executor"}
+    assert len(report.baseline_calls) == 3
 
 
 def test_advisor_not_called_when_the_executor_does_not_ask() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -129,6 +130,27 @@ class AttemptSettings:
             if budget is not None else {}
         return Call(runnable, messages, merged, self.limiters.get(tier.name), **hooks)
 
+
+class _Outcome(Runnable[dict, None]):
+    """Announces an attempt's outcome to callbacks (`attributes.OUTCOME_EVENT`) on the node's
+    own run, so a tracker can count the accepted attempt's calls in its frontier baseline.
+    Runs no model and starts no run of its own; telemetry never breaks the run."""
+
+    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> None:
+        try:
+            dispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
+        except RuntimeError:  # no parent run (called outside a graph): nobody to tell
+            pass
+
+    async def ainvoke(self, input: dict, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> None:
+        try:
+            await adispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
+        except RuntimeError:
+            pass
+
+
+_OUTCOME = _Outcome()
 
 Messages = Callable[[bool], list[BaseMessage]]
 """Builds the prompt; the flag asks for "reply with JSON only" wording."""
@@ -268,6 +290,8 @@ def attempt_steps(
             accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
             score, reason = verdict.score, verdict.reason
 
+    yield Call(_OUTCOME, {"accepted": accepted, "attempt": number, "tier": tier.name,
+                          "subtask_id": subtask.id if subtask is not None else None}, config)
     usage: dict[str, int] = {}
     for message in seen:
         if getattr(message, "usage_metadata", None):

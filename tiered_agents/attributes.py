@@ -14,6 +14,7 @@ __all__ = [
     "ATTEMPT",
     "COST_UNPRICED",
     "NODE",
+    "OUTCOME_EVENT",
     "PRICE",
     "RECORDED_COST",
     "REFERENCE",
@@ -50,3 +51,8 @@ AGG_CALLS = "tiered_agents.aggregated.calls"
 """Number of model calls below this span."""
 AGG_COST_USD = "tiered_agents.aggregated.cost_usd"
 """Sum of the priced calls' cost below this span, in US dollars."""
+
+OUTCOME_EVENT = "tiered_agents.attempt_outcome"
+"""A LangChain custom event a worker node dispatches once it has decided an attempt:
+`{"accepted": bool, "attempt": int, "tier": str, "subtask_id": str | None}`. The tracker counts
+an attempt's calls in the frontier-only baseline only when it was accepted."""

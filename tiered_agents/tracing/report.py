@@ -12,7 +12,7 @@ from rich.table import Table
 
 from tiered_agents.usage import Usage
 
-__all__ = ["CallRecord", "CostReport"]
+__all__ = ["BASELINE", "CallRecord", "CostReport"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,13 @@ class CallRecord:
     reference_usd_per_hour: Decimal | None = None
     """Set when the reference tier is priced by the hour: its cost for these tokens is then
     estimated from its own measured speed in the same report."""
+    role: str | None = None
+    """The tiered role of the node that made the call (`planner`, `worker`, `verify`, ...)."""
+    attempt: int | None = None
+    """The attempt number, for calls a worker made while trying a subtask or request."""
+    baseline: bool = True
+    """Whether the call stands in the frontier-only baseline: one answer per unit of work.
+    Calls of rejected attempts, of retried tries, of verifiers and of the advisor do not."""
 
 
 def _group(calls: list[CallRecord], key: str) -> dict[str, Usage]:
@@ -47,13 +54,33 @@ def _usd(value: Decimal | None) -> str:
     return "unknown" if value is None else f"${value:.6f}"
 
 
+BASELINE = ("one answer per request or subtask (the accepted attempt's tokens), plus planner "
+            "and synthesizer, at the frontier's prices; rejected attempts, retries, verifier "
+            "and advisor calls excluded")
+"""What `CostReport.frontier_cost_usd` counts, in one line (the table's footer)."""
+
+
 @dataclass
 class CostReport:
-    """What a run spent, where, and what it saved against the frontier model alone."""
+    """What a run spent, where, and what it would have cost on the frontier model alone.
+
+    The baseline (`frontier_cost_usd`) is the same requests answered by the reference model
+    alone: for a tiered graph, the planner and synthesizer calls and one answer per subtask
+    (the accepted attempt's tokens, its tool rounds included); for a cascade, one answer per
+    request; for the advisor agent, the executor's loop. Everything is priced at the reference
+    model's prices. Rejected attempts, retried tries, verifier calls and advisor consultations
+    add to the actual cost only. In plain LangGraph apps every call counts once.
+    """
 
     calls: list[CallRecord] = field(default_factory=list)
-    reference: str | None = None
-    """Name of the frontier model the saving is measured against."""
+    references: tuple[str, ...] = ()
+    """Names of the frontier models the baseline prices calls at (more than one only when a
+    report mixes graphs with different frontier tiers)."""
+
+    @property
+    def reference(self) -> str | None:
+        """The frontier model the saving is measured against (names joined if mixed)."""
+        return " + ".join(self.references) if self.references else None
 
     @property
     def total(self) -> Usage:
@@ -86,7 +113,7 @@ class CostReport:
     def _reference_speed(self) -> tuple[float, float] | None:
         """Seconds per input and per output token of the reference model, fitted by least
         squares on its own calls in this report (non-negative; one shared rate as fallback)."""
-        own = [c for c in self.calls if c.model == self.reference and c.seconds]
+        own = [c for c in self.calls if c.model in self.references and c.seconds]
         if not own:
             return None
         sii = sum(c.usage.input_tokens ** 2 for c in own)
@@ -104,20 +131,26 @@ class CostReport:
         return rate, rate
 
     @property
-    def frontier_cost_usd(self) -> Decimal | None:
-        """The same token counts priced at the frontier tier's prices; `None` if unknown.
+    def baseline_calls(self) -> list[CallRecord]:
+        """The calls the frontier-only baseline re-prices (see the class docstring)."""
+        return [c for c in self.calls if c.baseline]
 
-        For a frontier tier priced by the hour, each call's time on it is estimated from the
-        frontier model's own measured speed in this report (its own calls count as measured).
+    @property
+    def frontier_cost_usd(self) -> Decimal | None:
+        """What the same work would have cost on the frontier model alone; `None` if unknown.
+
+        One reference-priced answer per unit of work (`baseline_calls`). For a frontier tier
+        priced by the hour, each call's time on it is estimated from the frontier model's own
+        measured speed in this report (its own calls count as measured).
         """
         speed = self._reference_speed()
         total = Decimal(0)
-        for call in self.calls:
+        for call in self.baseline_calls:
             if call.reference_cost_usd is not None:
                 total += call.reference_cost_usd
             elif call.reference_usd_per_hour is not None and (
-                    speed is not None or call.model == self.reference):
-                if call.model == self.reference and call.seconds is not None:
+                    speed is not None or call.model in self.references):
+                if call.model in self.references and call.seconds is not None:
                     seconds = call.seconds
                 else:
                     assert speed is not None
@@ -136,6 +169,24 @@ class CostReport:
             return None
         return float(frontier / total)
 
+    @property
+    def saved_usd(self) -> Decimal | None:
+        """`frontier_cost_usd - total_cost_usd`: negative when the run cost more."""
+        frontier, total = self.frontier_cost_usd, self.total_cost_usd
+        if frontier is None or total is None or self.total.unpriced_calls:
+            return None
+        return frontier - total
+
+    def verdict(self) -> str:
+        """One line: how much cheaper (or dearer) the run was than the frontier alone."""
+        ratio, saved = self.savings_ratio, self.saved_usd
+        name = self.reference or "the frontier tier"
+        if ratio is None or saved is None:
+            return f"saving against {name} alone: unknown"
+        if ratio >= 1:
+            return f"saving {ratio:.2f}x against {name} alone ({_usd(saved)} saved)"
+        return f"{1 / ratio:.2f}x more expensive than {name} alone ({_usd(-saved)} lost)"
+
     def to_dict(self) -> dict[str, Any]:
         def table(groups: dict[str, Usage]) -> dict[str, Any]:
             return {k: v.to_dict() for k, v in groups.items()}
@@ -146,7 +197,10 @@ class CostReport:
             "total_cost_usd": None if self.total_cost_usd is None else float(self.total_cost_usd),
             "frontier_cost_usd": None if frontier is None else float(frontier),
             "savings_ratio": self.savings_ratio,
+            "saved_usd": None if self.saved_usd is None else float(self.saved_usd),
             "reference": self.reference,
+            "baseline": BASELINE,
+            "baseline_calls": len(self.baseline_calls),
             "by_node": table(self.by_node),
             "by_tier": table(self.by_tier),
             "by_subtask": table(self.by_subtask),
@@ -169,11 +223,13 @@ class CostReport:
         table.columns[3].footer = f"{total.input_tokens:,}"
         table.columns[4].footer = f"{total.output_tokens:,}"
         table.columns[5].footer = _usd(total.cost_usd)
-        ratio = self.savings_ratio
+        mixed = len(self.references) > 1
         table.caption = (
             f"on {self.reference or 'the frontier tier'} alone: {_usd(self.frontier_cost_usd)}"
-            + (f"  ·  saving {ratio:.2f}x" if ratio is not None else "")
+            f"  ·  {self.verdict()}"
             + (f"  ·  {total.unpriced_calls} unpriced call(s)" if total.unpriced_calls else "")
+            + ("  ·  mixed frontier references" if mixed else "")
+            + f"\nbaseline: {BASELINE}"
         )
         return table
 

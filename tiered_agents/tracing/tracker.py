@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -78,6 +78,9 @@ class _Run:
     started: float = 0.0
     total: Usage = field(default_factory=Usage)
     attributed: bool = False
+    records: list[int] = field(default_factory=list)
+    """Indices (in the tracker's call list) of the model calls below this run, so that an
+    attempt's outcome, announced on its node's run, reaches every call it made."""
 
 
 def _is_node(name: str | None, tags: Sequence[str] | None, metadata: dict[str, Any]) -> bool:
@@ -99,6 +102,19 @@ def _messages_json(messages: Sequence[BaseMessage]) -> str:
         [{"role": m.type, "parts": [{"type": "text", "content": m.text}]} for m in messages],
         ensure_ascii=False,
     )
+
+
+def _in_baseline(meta: dict[str, Any]) -> bool:
+    """Whether a call stands in the frontier-only baseline when it is recorded.
+
+    Verifier and advisor calls never do (the frontier alone would not make them); an attempt's
+    worker calls wait for the attempt's outcome (`attempt_outcome`); everything else, and every
+    call of a plain LangGraph app, counts once.
+    """
+    role = _role(meta)
+    if role in ("verify", "advisor"):
+        return False
+    return not (role == "worker" and meta.get(attr.ATTEMPT) is not None)
 
 
 def _reference_from(value: Tier | str | None) -> dict[str, Any] | None:
@@ -163,19 +179,22 @@ class CostTracker(BaseCallbackHandler):
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
         self._calls: list[CallRecord] = []
-        self._reference_name: str | None = None
+        self._references: list[str] = []
 
     # --- results --------------------------------------------------------------------------
 
     def report(self) -> CostReport:
         """Everything tracked so far (all runs this tracker saw)."""
         with self._lock:
-            return CostReport(calls=list(self._calls), reference=self._reference_name)
+            return CostReport(calls=list(self._calls), references=tuple(self._references))
 
     def reset(self) -> None:
         """Forget the calls tracked so far."""
         with self._lock:
             self._calls.clear()
+            self._references.clear()
+            for run in self._runs.values():
+                run.records.clear()
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -291,6 +310,22 @@ class CostTracker(BaseCallbackHandler):
         if run is not None:
             self._end(run, error)
 
+    # --- attempt outcomes ------------------------------------------------------------------
+
+    @_never_raise
+    def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        if name != attr.OUTCOME_EVENT or not isinstance(data, dict):
+            return
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return
+            accepted = bool(data.get("accepted"))
+            for index in run.records:
+                record = self._calls[index]
+                if record.role == "worker" and record.attempt is not None:
+                    self._calls[index] = replace(record, baseline=accepted)
+
     # --- chat models ----------------------------------------------------------------------
 
     @_never_raise
@@ -349,8 +384,9 @@ class CostTracker(BaseCallbackHandler):
         cache_hit = usage.cost_usd == 0 and bool(
             message is not None and (getattr(message, "usage_metadata", None) or {}).get(
                 "total_cost") == 0)
-        reference = meta.get(attr.REFERENCE) if isinstance(meta.get(attr.REFERENCE), dict) \
-            else self._reference
+        # An explicit `CostTracker(reference=...)` wins over what a graph says of itself.
+        reference = self._reference or (
+            meta[attr.REFERENCE] if isinstance(meta.get(attr.REFERENCE), dict) else None)
         reference_price = Price.from_dict(reference["price"]) \
             if reference and reference.get("price") else None
         per_hour = reference_price.usd_per_hour if reference_price is not None else None
@@ -366,11 +402,20 @@ class CostTracker(BaseCallbackHandler):
             subtask_id=str(meta[attr.SUBTASK_ID]) if meta.get(attr.SUBTASK_ID) else None,
             model=model, usage=usage, reference_cost_usd=reference_cost, seconds=seconds,
             reference_usd_per_hour=Decimal(per_hour) if per_hour is not None else None,
+            role=_role(meta),
+            attempt=meta[attr.ATTEMPT] if isinstance(meta.get(attr.ATTEMPT), int) else None,
+            baseline=_in_baseline(meta),
         )
         with self._lock:
+            index = len(self._calls)
             self._calls.append(record)
-            if reference and self._reference_name is None:
-                self._reference_name = reference.get("model")
+            name = reference.get("model") if reference else None
+            if name and name not in self._references:
+                self._references.append(str(name))
+            parent = run.parent
+            while parent is not None:
+                parent.records.append(index)
+                parent = parent.parent
             ancestor = run.parent.owner if run.parent else None
             while ancestor is not None:
                 ancestor.total.incr(usage)
