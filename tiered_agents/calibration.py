@@ -1,11 +1,28 @@
-"""`calibrate`: pick the cheapest escalation policy that keeps quality, from labelled data.
+"""`calibrate`: the cheapest escalation policy whose quality claim is statistically certified.
 
-The search covers cascades over any ordered subset of the tiers (tiers may be skipped), a
-score threshold per tier, and "accept when this tier agrees with an earlier one" rules. A
-policy is feasible when its accuracy stays at or above `target_quality` times the top tier's
-accuracy on the same examples, with a safety margin of `margin` standard errors of the paired
-difference (so that it holds on unseen questions, not only on the ones it was fitted to).
-Nothing in it is specific to a dataset.
+The claim: with probability at least `confidence` over the draw of the labelled calibration
+examples, the policy's accuracy on new questions from the same distribution is at least
+`target_quality` x the top tier's. It is tested with Learn-then-Test (Angelopoulos, Bates,
+Candes, Jordan and Lei, 2021):
+
+- Families of policies are fixed before any label is read: every ladder of at most `max_tiers`
+  tiers, in order, where tiers may be skipped (the top tier alone needs no test: it meets any
+  target by definition). The confidence is split evenly between families (Bonferroni).
+- Within a family, thresholds on the verifier's score are tried from the strictest to the
+  loosest on a fixed grid (probabilities, or log-probabilities for scores <= 0; quantiles of the
+  calibration scores for other score ranges), a fixed sequence with no multiplicity cost: the
+  first threshold that is not certified ends the family.
+- Each hypothesis is tested on the paired per-question loss (target x top correct - policy
+  correct) by two finite-sample tests, an exact binomial test on the questions where the policy
+  and the top tier disagree and a test by betting that also uses the slack the target leaves;
+  the smaller p-value, doubled, must be at most the family's share of 1 - `confidence`.
+
+The cheapest certified policy wins; when none is certified, the top tier alone is returned and
+its certificate says so. Nothing in it is specific to a dataset.
+
+What the guarantee costs: at `target_quality=0.99`, certifying needs the cheaper tiers to win
+clearly more of the questions they disagree on than they lose, because a 1% slack is invisible
+in a few hundred questions. Lower targets or more labelled examples buy savings back.
 """
 
 from __future__ import annotations
@@ -16,11 +33,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tiered_agents._stats import betting_test, sign_test
+from tiered_agents.certificate import Certificate
 from tiered_agents.escalation import EscalationPolicy, normalize_answer
 from tiered_agents.tiers import Tier
 
-__all__ = ["Calibration", "Outcome", "PolicyResult", "calibrate", "search_policies",
-           "simulate", "to_examples"]
+__all__ = ["Outcome", "PolicyResult", "calibrate", "search_frontier", "simulate", "to_examples"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,9 @@ class PolicyResult:
 
 
 def _run(ladder: Sequence[str], thresholds: Mapping[str, float], agree: frozenset[str],
-         examples: Sequence[Example]) -> tuple[list[bool], float, dict[str, list[int]]]:
+         examples: Sequence[Example], scores: dict[str, list[float]] | None = None
+         ) -> tuple[list[bool], float, dict[str, list[int]]]:
+    """Replay a ladder; with `scores`, also collect the scores each deciding tier saw."""
     correct, total = [], 0.0
     flow = {t: [0, 0] for t in ladder}  # reached, escalated
     last = len(ladder) - 1
@@ -92,6 +112,8 @@ def _run(ladder: Sequence[str], thresholds: Mapping[str, float], agree: frozense
             if i == last:
                 break
             score = outcome.score
+            if scores is not None and score is not None:
+                scores.setdefault(tier, []).append(score)
             if tier in agree and outcome.answer in seen:
                 break
             if score is not None and score >= thresholds.get(tier, NEVER):
@@ -114,21 +136,15 @@ def simulate(policy: EscalationPolicy, examples: Sequence[Example],
                         {t: (e / r if r else 0.0) for t, (r, e) in flow.items()}, tuple(correct))
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """The chosen policy, and the cost/accuracy frontier of everything tried."""
-
-    policy: EscalationPolicy
-    train: PolicyResult
-    top_accuracy: float
-    frontier: list[PolicyResult]
-    """Policies no other policy beats on both cost and accuracy (on the training examples)."""
-
-
 NEVER = 1e9
 """A threshold no score reaches: the tier's answer is accepted only when tiers agree."""
 ALWAYS = -1e9
 """A threshold every score reaches."""
+
+PROBABILITIES = (0.9999, 0.999, 0.995, 0.99, 0.98, 0.97, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5,
+                 0.0)
+"""The fixed threshold path, strictest first, for scores that are probabilities (or their
+logarithms)."""
 
 
 def _finite(threshold: float) -> float:
@@ -144,29 +160,32 @@ def _grid(values: Sequence[float | None], size: int) -> list[float]:
     return [-math.inf, *sorted(cuts)]
 
 
-def search_policies(
+def _path(values: Sequence[float | None]) -> list[float]:
+    """The thresholds a family tries, strictest first, chosen without reading any label."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return []
+    if all(v <= 0 for v in known):  # log-probabilities
+        return [math.log(p) if p > 0 else ALWAYS for p in PROBABILITIES]
+    if all(0 <= v <= 1 for v in known):
+        return [p if p > 0 else ALWAYS for p in PROBABILITIES]
+    return [_finite(t) for t in reversed(_grid(known, len(PROBABILITIES) - 1))]
+
+
+def search_frontier(
     examples: Sequence[Example],
     tiers: Sequence[str | Tier],
     *,
-    target_quality: float = 0.99,
-    margin: float = 1.0,
     max_tiers: int = 3,
-    grid: int = 16,
+    grid: int = 8,
     agreement: bool = True,
-) -> Calibration:
-    """Search policies on labelled `examples`; see `calibrate`."""
+) -> list[PolicyResult]:
+    """Every searched policy that no other beats on both cost and accuracy on `examples`,
+    cheapest first: ladders of up to `max_tiers` tiers, a score-quantile grid per tier, and
+    agreement rules. Uncertified: for plots and for seeing what a guarantee costs."""
     names = [_name(t) for t in tiers]
-    if not examples:
-        raise ValueError("calibrate needs labelled examples.")
-    if not 0 < target_quality <= 1:
-        raise ValueError(f"target_quality must be in (0, 1], got {target_quality}.")
-    top = names[-1]
-    top_correct = [e[top].correct for e in examples]
-    top_accuracy = sum(top_correct) / len(examples)
     grids = {t: _grid([e[t].score for e in examples], grid) for t in names}
-    n = len(examples)
-    results: list[tuple[PolicyResult, float]] = []  # (result, slack)
-
+    results: list[PolicyResult] = []
     for size in range(1, min(max_tiers, len(names)) + 1):
         for ladder in itertools.combinations(names, size):
             options = []
@@ -177,33 +196,97 @@ def search_policies(
                     choices += [(th, True) for th in [*grids[tier], math.inf]]
                 options.append(choices)
             for combo in itertools.product(*options):
-                thresholds = {t: _finite(th) for t, (th, _) in zip(ladder, combo, strict=False)}
-                agree = frozenset(t for t, (_, a) in zip(ladder, combo, strict=False) if a)
-                correct, cost, flow = _run(ladder, thresholds, agree, examples)
-                diffs = [c - target_quality * t for c, t in zip(correct, top_correct,
-                                                                strict=True)]
-                mean = sum(diffs) / n
-                sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / max(n - 1, 1))
-                slack = mean - margin * sd / math.sqrt(n)
-                policy = EscalationPolicy(tiers=ladder, thresholds=thresholds,
-                                          accept_on_agreement=agree)
-                rate = {t: (e / r if r else 0.0) for t, (r, e) in flow.items()}
-                results.append((PolicyResult(policy, sum(correct) / n, cost, rate,
-                                             tuple(correct)), slack))
-
-    feasible = [(r, s) for r, s in results if s >= -1e-12]
-    if feasible:
-        chosen = min(feasible, key=lambda rs: (rs[0].cost_usd, -rs[0].accuracy))[0]
-    else:  # nothing beats the margin: the top tier alone
-        chosen = next(r for r, _ in results if r.policy.tiers == (top,))
-    ordered = sorted((r for r, _ in results), key=lambda r: (r.cost_usd, -r.accuracy))
-    frontier, best = [], -1.0
-    for result in ordered:
+                policy = EscalationPolicy(
+                    tiers=ladder,
+                    thresholds={t: _finite(th) for t, (th, _) in zip(ladder, combo,
+                                                                    strict=False)},
+                    accept_on_agreement=frozenset(
+                        t for t, (_, a) in zip(ladder, combo, strict=False) if a))
+                results.append(simulate(policy, examples, names))
+    frontier: list[PolicyResult] = []
+    best = -1.0
+    for result in sorted(results, key=lambda r: (r.cost_usd, -r.accuracy)):
         if result.accuracy > best:
             frontier.append(result)
             best = result.accuracy
-    return Calibration(policy=chosen.policy, train=chosen, top_accuracy=top_accuracy,
-                       frontier=frontier)
+    return frontier
+
+
+@dataclass
+class _Candidate:
+    result: PolicyResult
+    p_value: float
+
+
+def _families(names: Sequence[str], max_tiers: int, agreement: bool
+              ) -> list[tuple[tuple[str, ...], bool]]:
+    top = names[-1]
+    ladders = [ladder for size in range(1, min(max_tiers, len(names)) + 1)
+               for ladder in itertools.combinations(names, size) if ladder != (top,)]
+    return [(ladder, False) for ladder in ladders] + (
+        [(ladder, True) for ladder in ladders if len(ladder) >= 3] if agreement else [])
+
+
+def _p_value(correct: Sequence[bool], top_correct: Sequence[bool], target: float) -> float:
+    worse = sum(1 for c, t in zip(correct, top_correct, strict=True) if t and not c)
+    better = sum(1 for c, t in zip(correct, top_correct, strict=True) if c and not t)
+    losses = [target * t - c for c, t in zip(correct, top_correct, strict=True)]
+    return min(1.0, 2 * min(sign_test(worse, better, target), betting_test(losses, target)))
+
+
+def _certify(examples: Sequence[Example], names: Sequence[str], target: float,
+             confidence: float, max_tiers: int, agreement: bool
+             ) -> tuple[list[_Candidate], int, int]:
+    top_correct = [e[names[-1]].correct for e in examples]
+    families = _families(names, max_tiers, agreement)
+    level = (1 - confidence) / max(len(families), 1)
+    paths = {t: _path([e[t].score for e in examples]) for t in names}
+    certified: list[_Candidate] = []
+    tested = 0
+    for ladder, agree in families:
+        deciding = ladder[:-1]
+        if not deciding:
+            sequence = [EscalationPolicy(tiers=ladder)]
+        else:
+            # One threshold for every deciding tier, strictest first (tiers' scores share a
+            # scale in a family only through the path, which reads no label).
+            steps = len(paths[deciding[0]])
+            sequence = [EscalationPolicy(
+                tiers=ladder,
+                thresholds={t: paths[t][i] for t in deciding if i < len(paths[t])},
+                accept_on_agreement=frozenset(ladder[1:-1]) if agree else frozenset())
+                for i in range(steps)]
+        previous: tuple[bool, ...] | None = None
+        for policy in sequence:
+            result = simulate(policy, examples, names)
+            if result.correct != previous:
+                tested += 1
+                p = _p_value(result.correct, top_correct, target)
+                previous = result.correct
+            if p > level:
+                break
+            certified.append(_Candidate(result, p))
+    return certified, len(families), tested
+
+
+def _reference_scores(policy: EscalationPolicy, examples: Sequence[Example],
+                      names: Sequence[str], keep: int = 200) -> dict[str, tuple[float, ...]]:
+    """Quantiles of the scores each deciding tier of `policy` saw on `examples`."""
+    seen: dict[str, list[float]] = {}
+    _run(policy.ladder(list(names)), policy.thresholds, policy.accept_on_agreement, examples,
+         seen)
+    out = {}
+    for tier, values in seen.items():
+        values.sort()
+        if len(values) > keep:
+            values = [values[round(i * (len(values) - 1) / (keep - 1))] for i in range(keep)]
+        out[tier] = tuple(round(v, 6) for v in values)
+    return out
+
+
+METHOD = ("Learn-then-Test: Bonferroni over ladder families, fixed-sequence testing along a "
+          "label-free threshold path, each step an exact binomial test on discordant questions "
+          "and a test by betting on the paired loss (the smaller p-value, doubled)")
 
 
 def calibrate(
@@ -211,21 +294,65 @@ def calibrate(
     tiers: Sequence[str | Tier],
     *,
     target_quality: float = 0.99,
-    margin: float = 1.0,
-    max_tiers: int = 3,
+    confidence: float = 0.9,
+    max_tiers: int = 2,
+    agreement: bool = True,
 ) -> EscalationPolicy:
-    """The cheapest policy whose accuracy is at least `target_quality` x the top tier's.
+    """The cheapest policy whose accuracy is certified to be >= `target_quality` x the top
+    tier's, with probability >= `confidence` over the draw of the calibration examples.
+
+    The returned policy's `certificate` says what was certified (or that nothing was, in which
+    case the policy is the top tier alone), the expected saving on the calibration data, the
+    uncertified cost/accuracy frontier of a wider search, and the scores seen, for
+    `tiered_agents.drift.check_drift`. See the module docstring for the method.
+
+    Example:
+        ```python
+        examples = [{"small": Outcome(correct=True, cost_usd=0.0001, score=-0.05),
+                     "frontier": Outcome(correct=True, cost_usd=0.002, score=None)}, ...]
+        policy = calibrate(examples, ["small", "frontier"], target_quality=0.95)
+        policy.certificate.summary()
+        ```
 
     Args:
         examples: Labelled examples: tier name to `Outcome`, or records of the recording
             format (`tiered_agents.replay`).
         tiers: The tiers, cheapest first; the last one is the quality reference.
-        target_quality: The share of the top tier's accuracy to keep.
-        margin: Standard errors of safety on the accuracy constraint (0: fit the examples
-            exactly, which overfits small sets).
-        max_tiers: The longest ladder tried.
+        target_quality: The share of the top tier's accuracy to certify.
+        confidence: The probability that the certified claim holds (1 - the error rate).
+        max_tiers: The longest ladder tried; each more tier adds families, which share the
+            confidence, so longer ladders pay for themselves only with more examples.
+        agreement: Also try ladders of three or more tiers that accept a middle tier's answer
+            when it agrees with an earlier tier's.
     """
     if examples and "answers" in examples[0]:
         examples = to_examples(examples, tiers)
-    return search_policies(examples, tiers, target_quality=target_quality,
-                           margin=margin, max_tiers=max_tiers).policy
+    outcomes: Sequence[Example] = examples
+    names = [_name(t) for t in tiers]
+    if not outcomes:
+        raise ValueError("calibrate needs labelled examples.")
+    if not 0 < target_quality <= 1:
+        raise ValueError(f"target_quality must be in (0, 1], got {target_quality}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    if max_tiers < 1:
+        raise ValueError(f"max_tiers must be >= 1, got {max_tiers}.")
+    top = simulate(EscalationPolicy(tiers=(names[-1],)), outcomes, names)
+    certified, families, tested = _certify(outcomes, names, target_quality, confidence,
+                                           max_tiers, agreement)
+    best = min(certified, key=lambda c: (c.result.cost_usd, -c.result.accuracy), default=None)
+    chosen = best.result if best is not None else top
+    frontier = search_frontier(outcomes, names)
+    certificate = Certificate(
+        certified=best is not None, target_quality=target_quality, confidence=confidence,
+        method=METHOD, examples=len(outcomes), families=families, tested=tested,
+        p_value=best.p_value if best is not None else None, accuracy=chosen.accuracy,
+        top_accuracy=top.accuracy, cost_usd=chosen.cost_usd, top_cost_usd=top.cost_usd,
+        frontier=tuple({**r.policy.to_dict(), "cost_usd": r.cost_usd, "accuracy": r.accuracy}
+                       for r in frontier),
+        scores=_reference_scores(chosen.policy, outcomes, names),
+    )
+    policy = chosen.policy
+    return EscalationPolicy(tiers=policy.tiers, thresholds=policy.thresholds,
+                            accept_on_agreement=policy.accept_on_agreement,
+                            certificate=certificate)

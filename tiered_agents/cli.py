@@ -37,32 +37,69 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench_replay(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+    from pathlib import Path
+
     from rich.table import Table
 
     from tiered_agents.replay import load_recording
-    from tiered_agents.replay_bench import run_replay_bench
+    from tiered_agents.replay_bench import OverlapWarning, plot_replay, run_replay_bench, short_name
 
     console = Console()
-    results = run_replay_bench(
-        load_recording(args.train), load_recording(args.test),
-        target_quality=args.target_quality, margin=args.margin, out_dir=args.out,
-        title=f"{args.test}", console=console)
-    table = Table(title=f"Replay of {args.test} (policy calibrated on {args.train})")
+    same = Path(args.train).resolve() == Path(args.test).resolve()
+    if same:
+        console.print("[yellow]warning: --train and --test are the same file: the results "
+                      "measure fit, not quality on unseen questions.[/yellow]")
+    train, test = load_recording(args.train), load_recording(args.test)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OverlapWarning)
+        results = run_replay_bench(
+            train, test, target_quality=args.target_quality, confidence=args.confidence,
+            out_dir=args.out, title=short_name(args.test), console=console, plot=False)
+    for warning in caught:
+        if issubclass(warning.category, OverlapWarning) and not same:
+            console.print(f"[yellow]warning: {warning.message}[/yellow]")
+    name = short_name(args.test)
+    table = Table(title=f"Replay of {name} (policy calibrated on {short_name(args.train)})")
     for column in ("", "accuracy", "cost (USD)"):
         table.add_column(column, justify="left" if not column else "right")
-    rows = [("tiered (calibrated)", results["tiered"]),
-            (f"top model {results['top_model']['name']}", results["top_model"]),
-            ("oracle", results["oracle"]),
-            *((f"  {name} alone", figures) for name, figures in results["models"].items())]
-    for name, figures in rows:
-        table.add_row(name, f"{figures['accuracy']:.3f}", f"{figures['cost_usd']:.5f}")
+    top, best = results["top_model"], results["best_single_model"]
+    rows = [("tiered (calibrated)", results["tiered"]), (f"top model {top['name']}", top),
+            (f"best single model {best['name']}", best), ("oracle", results["oracle"]),
+            *((f"  {model} alone", figures) for model, figures in results["models"].items())]
+    for label, figures in rows:
+        table.add_row(label, f"{figures['accuracy']:.3f}", f"{figures['cost_usd']:.5f}")
     console.print(table)
     saving, quality = results["savings_vs_top"], results["quality_vs_top"]
-    console.print(f"saving vs the top model: {saving:.2f}x at {quality:.1%} of its accuracy"
-                  if saving is not None and quality is not None else "saving: not computable")
-    console.print(f"policy: {results['tiered']['policy']}")
+    if saving is None or quality is None:
+        console.print("saving: not computable")
+    else:
+        line = f"saving vs the top model: {saving:.2f}x at {quality:.1%} of its accuracy"
+        if not results["meets_target"]:
+            line = (f"[bold red]{line}: below target "
+                    f"({results['target_quality']:.0%})[/bold red]")
+        console.print(line)
+    console.print(f"certificate: {results['certificate']['summary']}")
+    console.print(f"policy: {results['policy']}")
+    drift = results["drift"]
+    if drift["drifted"]:
+        tiers = [t["tier"] for part in ("live", "all_tiers") for t in drift[part]["tiers"]
+                 if t["drifted"]]
+        console.print(f"[bold yellow]drift: the test questions' verifier scores differ from "
+                      f"calibration for {sorted(set(tiers))}: the certificate does not cover "
+                      "this traffic[/bold yellow]")
+    else:
+        console.print("drift: none detected between calibration and test scores")
     if args.out:
-        console.print(f"wrote {args.out}/results.json and {args.out}/pareto.png")
+        out = Path(args.out)
+        if plot_replay(out / "pareto.png", results, test, name):
+            results["plot"] = str(out / "pareto.png")
+            (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            console.print(f"wrote {out}/results.json and {out}/pareto.png")
+        else:
+            console.print(f"wrote {out}/results.json (no plot: matplotlib is not installed; "
+                          "pip install 'tiered-agents[bench]')")
     return 0
 
 
@@ -99,8 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--test", required=True, help="recording to test on (.jsonl[.gz])")
     replay.add_argument("--target-quality", type=float, default=0.99,
                         help="share of the top model's accuracy to keep (default 0.99)")
-    replay.add_argument("--margin", type=float, default=1.0,
-                        help="standard errors of safety in calibration (default 1.0)")
+    replay.add_argument("--confidence", type=float, default=0.9,
+                        help="probability that the certified quality claim holds "
+                             "(default 0.9)")
     replay.add_argument("--out", help="directory for results.json and pareto.png")
     replay.set_defaults(run=_bench_replay)
     local = bench.add_parser("local", help="the contract review on real local models, tiered "

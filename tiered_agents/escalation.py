@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tiered_agents.certificate import Certificate
+
 __all__ = ["EscalationPolicy", "normalize_answer"]
 
 _FINAL = re.compile(r"####\s*(.+?)\s*$", re.DOTALL)
@@ -56,6 +58,9 @@ class EscalationPolicy:
     `normalize_answer`) the answer of an earlier tier of the same request."""
     max_attempts: int | None = None
     """At most this many attempts per request or subtask; the last one is accepted."""
+    certificate: Certificate | None = field(default=None, compare=False, repr=False)
+    """What `calibrate` certified about this policy (and the scores it saw, for the drift
+    check); `None` for a policy written by hand."""
 
     def __post_init__(self) -> None:
         if self.tiers is not None:
@@ -89,21 +94,28 @@ class EscalationPolicy:
         return score >= threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tiers": list(self.tiers) if self.tiers is not None else None,
-                "thresholds": dict(self.thresholds),
-                "accept_on_agreement": sorted(self.accept_on_agreement),
-                "max_attempts": self.max_attempts}
+        out: dict[str, Any] = {
+            "tiers": list(self.tiers) if self.tiers is not None else None,
+            "thresholds": dict(self.thresholds),
+            "accept_on_agreement": sorted(self.accept_on_agreement),
+            "max_attempts": self.max_attempts}
+        if self.certificate is not None:
+            out["certificate"] = self.certificate.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EscalationPolicy:
-        unknown = set(data) - {"tiers", "thresholds", "accept_on_agreement", "max_attempts"}
+        unknown = set(data) - {"tiers", "thresholds", "accept_on_agreement", "max_attempts",
+                               "certificate"}
         if unknown:
             raise ValueError(f"Unknown EscalationPolicy fields {sorted(unknown)}.")
         tiers = data.get("tiers")
         return cls(tiers=tuple(tiers) if tiers is not None else None,
                    thresholds={k: float(v) for k, v in (data.get("thresholds") or {}).items()},
                    accept_on_agreement=frozenset(data.get("accept_on_agreement") or ()),
-                   max_attempts=data.get("max_attempts"))
+                   max_attempts=data.get("max_attempts"),
+                   certificate=Certificate.from_dict(data["certificate"])
+                   if data.get("certificate") else None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
