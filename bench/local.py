@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tiered_agents.local.bench import run_local_bench
+from tiered_agents.cli.local_bench import run_local_bench
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -40,15 +40,15 @@ from tiered_agents.calibration import (  # noqa: E402
     simulate,
     to_examples,
 )
-from tiered_agents.drift import compare_scores  # noqa: E402
-from tiered_agents.escalation import EscalationPolicy  # noqa: E402
-from tiered_agents.replay import load_recording  # noqa: E402
-from tiered_agents.replay_bench import (  # noqa: E402
+from tiered_agents.cli.replay_bench import (  # noqa: E402
     models_cheapest_first,
     recorded_scores,
     run_replay_bench,
     short_name,
 )
+from tiered_agents.drift import compare_scores  # noqa: E402
+from tiered_agents.escalation import EscalationPolicy  # noqa: E402
+from tiered_agents.replay import load_recording  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 TARGETS = (0.99, 0.97, 0.95, 0.9)

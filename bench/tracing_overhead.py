@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import machine  # noqa: E402
 
 from tiered_agents import CostTracker, Tier, create_tiered_graph  # noqa: E402
-from tiered_agents.contracts import make_contracts  # noqa: E402
-from tiered_agents.demo import contract_task, scripted_tiers  # noqa: E402
+from tiered_agents.cli.contracts import make_contracts  # noqa: E402
+from tiered_agents.cli.demo import contract_task, scripted_tiers  # noqa: E402
 from tiered_agents.testing import FakeChatModel  # noqa: E402
 
 

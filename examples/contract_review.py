@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
-from tiered_agents.contracts import make_contracts
+from tiered_agents.cli.contracts import make_contracts
 
 
 def main() -> None:

@@ -7,13 +7,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from tiered_agents import (
-    Budget,
-    BudgetExceeded,
-    CostTracker,
-    Tier,
-    create_advisor_agent,
-)
+from tiered_agents import Budget, BudgetExceeded, CostTracker, Tier, create_advisor_agent
 from tiered_agents.testing import FakeChatModel, FakeToolChatModel
 
 

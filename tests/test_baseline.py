@@ -10,18 +10,17 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.types import RetryPolicy
 
-from tiered_agents import (
-    CostTracker,
-    FunctionVerifier,
-    Price,
-    Tier,
-    create_cascade,
-    create_tiered_graph,
+from tiered_agents import CostTracker, Price, Tier, create_cascade, create_tiered_graph
+from tiered_agents.testing import (
+    THREE_STEP_PLAN,
+    FakeChatModel,
+    FakeToolChatModel,
+    echo_worker,
+    instruction_of,
+    planner_responder,
 )
-from tiered_agents.testing import FakeChatModel, FakeToolChatModel
 from tiered_agents.tracing.report import BASELINE
-
-from .conftest import THREE_STEP_PLAN, echo_worker, instruction_of, planner_responder
+from tiered_agents.verifiers import FunctionVerifier
 
 OPUS = Price(input_per_mtok=5, output_per_mtok=25)
 """claude-opus-4-7's list price, as genai-prices has it."""
@@ -105,7 +104,7 @@ def _frontier_worker(messages: list[BaseMessage], tools: Any) -> str:
 
 
 def test_verifier_calls_are_paid_but_not_in_the_baseline() -> None:
-    from tiered_agents import SelfCheckVerifier
+    from tiered_agents.verifiers import SelfCheckVerifier
 
     small = FakeChatModel(respond=lambda m, t: "Y" if "Reply with Y or N" in
                           str(m[-1].content) else "Lima", model_name="gpt-5-mini",

@@ -10,7 +10,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from tiered_agents import EscalationPolicy, Tier, calibrate, create_cascade
 from tiered_agents.calibration import Outcome
-from tiered_agents.drift import DriftWarning, check_drift, scores_by_tier
+from tiered_agents.drift import check_drift, scores_by_tier
+from tiered_agents.errors import DriftWarning
 from tiered_agents.state import Attempt
 from tiered_agents.testing import FakeChatModel
 from tiered_agents.verifiers import ConfidenceVerifier

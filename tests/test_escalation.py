@@ -10,24 +10,24 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from tiered_agents import (
     CascadeFailedError,
-    ConfidenceVerifier,
     CostTracker,
     EscalationPolicy,
-    FunctionVerifier,
-    JudgeVerifier,
-    SchemaVerifier,
-    SelfCheckVerifier,
-    Subtask,
     Tier,
-    Verdict,
-    VerifyContext,
     create_cascade,
     create_tiered_graph,
 )
 from tiered_agents.escalation import normalize_answer
-from tiered_agents.testing import FakeChatModel
-
-from .conftest import echo_worker, last_text, planner_responder
+from tiered_agents.plan import Subtask
+from tiered_agents.testing import FakeChatModel, echo_worker, last_text, planner_responder
+from tiered_agents.verifiers import (
+    ConfidenceVerifier,
+    FunctionVerifier,
+    JudgeVerifier,
+    SchemaVerifier,
+    SelfCheckVerifier,
+    Verdict,
+    VerifyContext,
+)
 
 
 def with_logprob(text: str, logprob: float, **top: float) -> AIMessage:
@@ -57,8 +57,8 @@ async def test_schema_verifier(answer: Any, passed: bool) -> None:
     subtask = Subtask(id="s1", instruction="sum", expected_output={
         "type": "object", "properties": {"total": {"type": "integer"}}, "required": ["total"]})
     verifier = SchemaVerifier()
-    assert verifier.verify(ctx(answer, subtask=subtask)).passed is passed
-    assert (await verifier.averify(ctx(answer, subtask=subtask))).passed is passed
+    assert verifier.check(ctx(answer, subtask=subtask)).passed is passed
+    assert (await verifier.acheck(ctx(answer, subtask=subtask))).passed is passed
 
 
 @pytest.mark.parametrize(("message", "passed", "score"), [
@@ -69,10 +69,10 @@ async def test_schema_verifier(answer: Any, passed: bool) -> None:
 async def test_confidence_verifier(message: AIMessage, passed: bool, score: float | None) -> None:
     verifier = ConfidenceVerifier(threshold=-0.2)
     with pytest.warns(UserWarning) if score is None else _nothing():
-        verdict = verifier.verify(ctx(message=message, tier=Tier(f"t{passed}{score}",
+        verdict = verifier.check(ctx(message=message, tier=Tier(f"t{passed}{score}",
                                                                  FakeChatModel())))
     assert (verdict.passed, verdict.score) == (passed, score)
-    assert (await verifier.averify(ctx(message=message))).passed is passed
+    assert (await verifier.acheck(ctx(message=message))).passed is passed
 
 
 class _nothing:
@@ -93,33 +93,33 @@ class _nothing:
 async def test_self_check_verifier(reply: AIMessage, passed: bool, score: float) -> None:
     model = FakeChatModel(respond=lambda m, t: reply)
     tier = Tier("small", model)
-    verdict = SelfCheckVerifier(threshold=math.log(0.8)).verify(ctx(tier=tier))
+    verdict = SelfCheckVerifier(threshold=math.log(0.8)).check(ctx(tier=tier))
     assert (verdict.passed, verdict.score) == (passed, pytest.approx(score))
     assert "Is the answer correct" in last_text(model.calls[0])
-    assert (await SelfCheckVerifier().averify(ctx(tier=tier))).passed is passed
+    assert (await SelfCheckVerifier().acheck(ctx(tier=tier))).passed is passed
 
 
 async def test_judge_verifier_reads_acceptance_and_grades() -> None:
     judge = FakeChatModel(respond=lambda m, t: '{"score": 8, "reason": "correct"}')
     verifier = JudgeVerifier(Tier("frontier", judge), threshold=0.7)
     subtask = Subtask(id="s1", instruction="x", acceptance="states the number")
-    verdict = verifier.verify(ctx(subtask=subtask))
+    verdict = verifier.check(ctx(subtask=subtask))
     assert verdict == Verdict(True, 0.8, "correct")
     assert "A good answer: states the number" in last_text(judge.calls[0])
     bad = JudgeVerifier(Tier("frontier", FakeChatModel(respond=lambda m, t: "looks fine")))
-    assert (await bad.averify(ctx())).passed is False
+    assert (await bad.acheck(ctx())).passed is False
 
 
 async def test_function_verifier_sync_and_async() -> None:
-    assert FunctionVerifier(lambda c: c.answer == "42").verify(ctx()).passed
-    assert not FunctionVerifier(lambda c: Verdict(False, 0.1, "tests fail")).verify(ctx()).passed
+    assert FunctionVerifier(lambda c: c.answer == "42").check(ctx()).passed
+    assert not FunctionVerifier(lambda c: Verdict(False, 0.1, "tests fail")).check(ctx()).passed
 
     async def run_tests(c: VerifyContext) -> bool:
         return c.answer == "42"
 
-    assert (await FunctionVerifier(run_tests).averify(ctx())).passed
+    assert (await FunctionVerifier(run_tests).acheck(ctx())).passed
     with pytest.raises(TypeError, match="ainvoke"):
-        FunctionVerifier(run_tests).verify(ctx())
+        FunctionVerifier(run_tests).check(ctx())
 
 
 # --- policy ----------------------------------------------------------------------------------

@@ -18,9 +18,15 @@ from langgraph.types import RetryPolicy
 from typing_extensions import TypedDict
 
 from tiered_agents import SubtaskFailedError, Tier, create_tiered_graph
-from tiered_agents.testing import FakeChatModel, FakeToolChatModel
-
-from .conftest import THREE_STEP_PLAN, echo_worker, instruction_of, last_text, planner_responder
+from tiered_agents.testing import (
+    THREE_STEP_PLAN,
+    FakeChatModel,
+    FakeToolChatModel,
+    echo_worker,
+    instruction_of,
+    last_text,
+    planner_responder,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 FAST_RETRY = RetryPolicy(initial_interval=0.01, jitter=False, max_attempts=3)

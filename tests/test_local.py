@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tiered_agents.local.server import LlamaServer, ServerError
-from tiered_agents.local.weights import LocalWeights, WeightsError, cache_dir
+from tiered_agents.errors import ServerError, WeightsError
+from tiered_agents.local.server import LlamaServer
+from tiered_agents.local.weights import LocalWeights, cache_dir
 
 
 @pytest.fixture
@@ -108,8 +109,8 @@ def local_models():  # type: ignore[no-untyped-def]
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_real_models_answer_and_a_tiered_run_completes(local_models) -> None:  # type: ignore[no-untyped-def]
-    from tiered_agents.contracts import make_contracts
-    from tiered_agents.demo import run_review
+    from tiered_agents.cli.contracts import make_contracts
+    from tiered_agents.cli.demo import run_review
 
     small, frontier = local_models.tiers()
     reply = small.model.invoke("Contract between Acme Ltd and Beta plc. Who is the provider?")

@@ -25,9 +25,7 @@ import pytest
 
 from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
 from tiered_agents import attributes as attr
-from tiered_agents.testing import FakeChatModel
-
-from .conftest import THREE_STEP_PLAN, echo_worker, planner_responder
+from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket,
               pytest.mark.allow_hosts(["127.0.0.1"])]

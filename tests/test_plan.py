@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tiered_agents.plan import Plan, PlanValidationError, parse_plan, validate_plan
+from tiered_agents.errors import PlanValidationError
+from tiered_agents.plan import Plan, parse_plan, validate_plan
 
 VALID = {"subtasks": [{"id": "s1", "instruction": "a"},
                       {"id": "s2", "instruction": "b", "depends_on": ["s1"], "tier": "small",

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tiered_agents.pricing import Price, PriceLookup, UnpricedModelWarning
+from tiered_agents.errors import UnpricedModelWarning
+from tiered_agents.pricing import Price, PriceLookup
 from tiered_agents.usage import Usage
 
 MTOK = 1_000_000

@@ -14,9 +14,14 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage
 
 from tiered_agents import cli
-from tiered_agents.testing import FakeChatModel, FakeToolChatModel
-
-from .conftest import THREE_STEP_PLAN, echo_worker, last_text, planner_responder
+from tiered_agents.testing import (
+    THREE_STEP_PLAN,
+    FakeChatModel,
+    FakeToolChatModel,
+    echo_worker,
+    last_text,
+    planner_responder,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

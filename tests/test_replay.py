@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from tiered_agents import ConfidenceVerifier, CostTracker, ReplayChatModel
+from tiered_agents import CostTracker
 from tiered_agents.cli import main
-from tiered_agents.replay import load_recording, recording_messages
-from tiered_agents.verifiers import logprob_confidence
+from tiered_agents.replay import ReplayChatModel, load_recording, recording_messages
+from tiered_agents.verifiers import ConfidenceVerifier, logprob_confidence
 
 
 def record(i: int) -> dict[str, Any]:
@@ -58,14 +58,15 @@ def test_replay_returns_the_recorded_answer_usage_confidence_and_cost(recording:
     assert reply.usage_metadata["input_tokens"] == 20
     assert reply.response_metadata["model_name"] == "tiny"
     assert logprob_confidence(reply) == -1.2
-    verdict = ConfidenceVerifier(-0.5).verify(
+    verdict = ConfidenceVerifier(-0.5).check(
         _ctx(reply, model))
     assert verdict.passed is False and verdict.score == -1.2
     assert tracker.report().total_cost_usd == Decimal("0.0001")
 
 
 def _ctx(reply: Any, model: ReplayChatModel) -> Any:
-    from tiered_agents import Tier, VerifyContext
+    from tiered_agents import Tier
+    from tiered_agents.verifiers import VerifyContext
 
     return VerifyContext(request="q", answer=reply.content, tier=Tier("tiny", model),
                          message=reply)

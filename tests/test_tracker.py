@@ -20,10 +20,14 @@ from typing_extensions import TypedDict
 
 from tiered_agents import CostTracker, Price, Tier, create_tiered_graph
 from tiered_agents import attributes as attr
-from tiered_agents.pricing import UnpricedModelWarning
-from tiered_agents.testing import FakeChatModel
-
-from .conftest import echo_worker, instruction_of, last_text, planner_responder
+from tiered_agents.errors import UnpricedModelWarning
+from tiered_agents.testing import (
+    FakeChatModel,
+    echo_worker,
+    instruction_of,
+    last_text,
+    planner_responder,
+)
 
 COST = "gen_ai.usage.cost.amount"
 

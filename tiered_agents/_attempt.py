@@ -20,41 +20,24 @@ from langgraph.runtime import get_runtime
 from langgraph.types import RetryPolicy
 
 from tiered_agents import attributes as attr
-from tiered_agents._calls import Call, Limiter, Steps
+from tiered_agents._budget import RunBudget
+from tiered_agents._calls import Call, Limiter, Steps, model_call, retryable, text_of
 from tiered_agents._json import extract_json
-from tiered_agents.budget import Budget, BudgetStopped, RunBudget
-from tiered_agents.errors import TieredAgentsError
+from tiered_agents.budget import Budget
+from tiered_agents.errors import BudgetStopped
 from tiered_agents.escalation import EscalationPolicy, normalize_answer
 from tiered_agents.plan import Subtask
 from tiered_agents.state import Attempt
-from tiered_agents.tiers import Tier, model_provider
-from tiered_agents.verifiers import Verifier, VerifyContext
+from tiered_agents.tiers import Tier
+from tiered_agents.verifiers import Verifier, VerifyContext, run_verifier
 
-__all__ = ["AttemptSettings", "attempt_steps", "retryable", "structured", "text_of"]
-
-
-def text_of(message: Any) -> str:
-    if isinstance(message, BaseMessage):
-        return message.text if isinstance(message.text, str) else str(message.content)
-    return str(message)
-
-
-def retryable(policy: RetryPolicy, exc: Exception) -> bool:
-    """Whether LangGraph's `RetryPolicy` would retry `exc` (our own errors never are)."""
-    if isinstance(exc, TieredAgentsError):
-        return False
-    retry_on = policy.retry_on
-    if isinstance(retry_on, type):
-        return isinstance(exc, retry_on)
-    if isinstance(retry_on, Sequence):
-        return isinstance(exc, tuple(retry_on))
-    return bool(retry_on(exc))
+__all__ = ["AttemptSettings", "attempt_steps", "structured"]
 
 
 def _node_attempt() -> int:
     try:
         info = get_runtime().execution_info
-    except Exception:
+    except RuntimeError:  # not inside a LangGraph run
         return 1
     return info.node_attempt if info is not None else 1
 
@@ -87,7 +70,7 @@ class AttemptSettings:
         if self.tools:
             for tier in self.tiers:
                 try:
-                    self.with_tools[tier.name] = tier.model.bind_tools(self.tools)
+                    self.with_tools[tier.name] = tier.chat_model.bind_tools(self.tools)
                 except NotImplementedError:
                     raise ValueError(
                         f"Tier {tier.name!r} ({tier.model_name}) cannot bind tools, but tools= "
@@ -121,14 +104,9 @@ class AttemptSettings:
 
     def call(self, tier: Tier, runnable: Runnable[Any, Any], messages: Any,
              config: RunnableConfig, budget: RunBudget | None = None, **metadata: Any) -> Call:
-        meta: dict[str, Any] = {attr.TIER: tier.name, **metadata}
-        if tier.price is not None:
-            meta[attr.PRICE] = tier.price.to_dict()
-        merged: RunnableConfig = {**config, "metadata": {**(config.get("metadata") or {}),
-                                                          **meta}}
-        hooks = budget.hooks(tier.model_name, model_provider(tier.model), tier.price) \
-            if budget is not None else {}
-        return Call(runnable, messages, merged, self.limiters.get(tier.name), **hooks)
+        """`model_call` with this graph's concurrency limit for `tier`."""
+        return model_call(tier, runnable, messages, config, budget=budget,
+                          limiter=self.limiters.get(tier.name), metadata=metadata)
 
 
 class _Outcome(Runnable[dict, None]):
@@ -183,7 +161,7 @@ def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
                                          status="error")
             messages.append(result)
     messages.append(HumanMessage("The tool budget is used up. Give your final answer now."))
-    reply = yield s.call(tier, tier.model, messages, config, budget, **meta)
+    reply = yield s.call(tier, tier.chat_model, messages, config, budget, **meta)
     seen.append(reply)
     return reply
 
@@ -197,7 +175,7 @@ def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[st
         return text_of(reply) if schema is None else extract_json(text_of(reply))
     if schema is not None:
         titled = {"title": "subtask_output", "description": instruction[:200], **schema}
-        bound = structured(tier.model, titled)
+        bound = structured(tier.chat_model, titled)
         if bound is not None:
             try:
                 out = yield s.call(tier, bound, messages(False), config, budget, **meta)
@@ -209,7 +187,8 @@ def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[st
                 if out.get("parsed") is not None:
                     return out["parsed"]
                 return extract_json(text_of(out["raw"]))
-    reply = yield s.call(tier, tier.model, messages(schema is not None), config, budget, **meta)
+    reply = yield s.call(tier, tier.chat_model, messages(schema is not None), config, budget,
+                         **meta)
     seen.append(reply)
     return text_of(reply) if schema is None else extract_json(text_of(reply))
 
@@ -283,10 +262,12 @@ def attempt_steps(
         elif s.verifier is None:
             accepted, reason = True, "no verifier"
         else:
+            verify_config: RunnableConfig = {**config, "metadata": {
+                **(config.get("metadata") or {}), attr.ROLE: "verify"}}
             context = VerifyContext(request=request, answer=output, tier=tier,
                                     message=seen[-1] if seen else None, subtask=subtask,
-                                    config=config, budget=budget)
-            verdict = yield from s.verifier.steps(context)
+                                    config=verify_config)
+            verdict = yield from run_verifier(s.verifier, context, budget)
             accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
             score, reason = verdict.score, verdict.reason
 

@@ -1,7 +1,10 @@
 """Sans-I/O node logic: a node's body is a generator that yields the calls it needs.
 
 `run_sync` and `run_async` drive the same generator with `invoke` or `ainvoke`, so sync and
-async share one implementation and differ only in I/O (as httpx does).
+async share one implementation and differ only in I/O (as httpx does). `node_pair` makes the
+two LangGraph node functions of one body; `model_call` is the one factory for a model call
+(tier metadata for the tracer, the tier's price, its concurrency limit, the budget's checks);
+`retryable` is the one reading of a `RetryPolicy`.
 """
 
 from __future__ import annotations
@@ -9,13 +12,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.tools import BaseTool, tool
+from langgraph.types import RetryPolicy
 
-__all__ = ["Call", "Limiter", "Steps", "run_async", "run_sync"]
+from tiered_agents import attributes as attr
+from tiered_agents._budget import RunBudget
+from tiered_agents.errors import TieredAgentsError
+from tiered_agents.tiers import Tier, model_provider
+
+__all__ = ["Call", "Limiter", "Steps", "as_tool", "model_call", "node_pair", "node_retry_policy",
+           "retryable", "run_async", "run_sync", "text_of"]
 
 T = TypeVar("T")
 
@@ -125,3 +137,69 @@ async def run_async(steps: Steps[T]) -> T:
                 call = steps.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[Any]], settings: Any
+              ) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The sync and async node functions that drive one shared body."""
+
+    def sync(state: Any, config: RunnableConfig) -> Any:
+        return run_sync(body(state, config, settings))
+
+    async def asynchronous(state: Any, config: RunnableConfig) -> Any:
+        return await run_async(body(state, config, settings))
+
+    return sync, asynchronous
+
+
+def model_call(tier: Tier, runnable: Runnable[Any, Any], messages: Any, config: RunnableConfig,
+               *, budget: RunBudget | None = None, limiter: Limiter | None = None,
+               metadata: Mapping[str, Any] | None = None) -> Call:
+    """A call of `runnable` (the tier's model, bound or structured) on `messages`: tagged with
+    the tier (and `metadata`) for callbacks, priced at the tier's own price, held to its
+    concurrency `limiter`, checked and counted by the run's `budget`."""
+    meta: dict[str, Any] = {**(config.get("metadata") or {}), attr.TIER: tier.name,
+                            **(metadata or {})}
+    if tier.price is not None:
+        meta[attr.PRICE] = tier.price.to_dict()
+    if budget is None or budget.budget is None:
+        return Call(runnable, messages, {**config, "metadata": meta}, limiter)
+    provider, spent = model_provider(tier.model), budget
+
+    def after(result: Any, seconds: float) -> None:
+        spent.record(result, seconds, model=tier.model_name, provider=provider,
+                     price=tier.price)
+
+    return Call(runnable, messages, {**config, "metadata": meta}, limiter, spent.guard, after)
+
+
+def text_of(message: Any) -> str:
+    if isinstance(message, BaseMessage):
+        return message.text if isinstance(message.text, str) else str(message.content)
+    return str(message)
+
+
+def retryable(policy: RetryPolicy, exc: Exception) -> bool:
+    """Whether LangGraph's `RetryPolicy` would retry `exc` (our own errors never are)."""
+    if isinstance(exc, TieredAgentsError):
+        return False
+    retry_on = policy.retry_on
+    if isinstance(retry_on, type):
+        return isinstance(exc, retry_on)
+    if isinstance(retry_on, Sequence):
+        return isinstance(exc, tuple(retry_on))
+    return bool(retry_on(exc))
+
+
+def node_retry_policy(policy: RetryPolicy) -> RetryPolicy:
+    """The user's policy, minus our own errors (a bad plan is not transient)."""
+    return policy._replace(retry_on=lambda exc: retryable(policy, exc))
+
+
+def as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:
+    """A LangChain tool from a tool or a plain function."""
+    if isinstance(item, BaseTool):
+        return item
+    if callable(item):
+        return tool(item)
+    raise TypeError(f"tools= takes LangChain tools or functions, got {type(item).__name__}.")

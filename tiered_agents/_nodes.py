@@ -3,52 +3,29 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
-from langgraph.types import RetryPolicy, Send, interrupt
+from langgraph.types import Send
 
 from tiered_agents import attributes as attr
-from tiered_agents._attempt import (
-    AttemptSettings,
-    attempt_steps,
-    retryable,
-    structured,
-    text_of,
-)
-from tiered_agents._calls import Steps, run_async, run_sync
-from tiered_agents.budget import (
-    BudgetExceeded,
-    BudgetStopped,
-    RunBudget,
-    public_view,
-    resume_update,
-)
-from tiered_agents.errors import PlanError, SubtaskFailedError
-from tiered_agents.plan import Plan, PlanValidationError, Subtask, parse_plan, validate_plan
+from tiered_agents._attempt import AttemptSettings, attempt_steps, structured
+from tiered_agents._budget import RunBudget, on_budget_stop
+from tiered_agents._calls import Steps, text_of
+from tiered_agents.errors import BudgetStopped, PlanError, PlanValidationError, SubtaskFailedError
+from tiered_agents.plan import Plan, Subtask, parse_plan, validate_plan
 from tiered_agents.prompts import (
     planner_messages,
     replan_message,
     synthesizer_messages,
     worker_messages,
 )
-from tiered_agents.state import Attempt, SubtaskResult, TieredState
-from tiered_agents.tiers import Tier, model_provider
+from tiered_agents.state import Attempt, SubtaskResult, TieredState, WorkerInput
+from tiered_agents.tiers import Tier
 
-__all__ = [
-    "GraphSettings",
-    "dispatch",
-    "node_pair",
-    "node_retry_policy",
-    "plan_steps",
-    "reference_of",
-    "route",
-    "synthesize_steps",
-    "work_steps",
-]
+__all__ = ["GraphSettings", "dispatch", "plan_steps", "route", "synthesize_steps", "work_steps"]
 
 MAX_PLAN_RETRIES = 2
 """How many times the planner is shown its invalid plan and asked again."""
@@ -72,21 +49,6 @@ class GraphSettings:
 
     def run_budget(self, state: Any, node: str) -> RunBudget:
         return RunBudget(self.attempts.budget, state.get("budget"), node)
-
-
-def node_retry_policy(policy: RetryPolicy) -> RetryPolicy:
-    """The user's policy, minus our own errors (a bad plan is not transient)."""
-    return policy._replace(retry_on=lambda exc: retryable(policy, exc))
-
-
-def reference_of(tier: Tier) -> dict[str, Any]:
-    """The metadata that tells a tracer what the frontier tier costs."""
-    return {
-        "tier": tier.name,
-        "model": tier.model_name,
-        "provider": model_provider(tier.model),
-        "price": tier.price.to_dict() if tier.price is not None else None,
-    }
 
 
 def _planner_prompt(task: str, tiers: list[Tier], max_subtasks: int, previous: Any,
@@ -113,7 +75,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
           ) -> Steps[dict]:
     task, a = state["task"], s.attempts
     planner = a.tiers[0] if budget.downgraded else s.planner
-    plan_output = structured(planner.model, Plan)
+    plan_output = structured(planner.chat_model, Plan)
     problem = "no plan"
     previous: Any = None
     asks = 0
@@ -133,7 +95,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
             if candidate is None:
                 plan_output = None  # unsupported or unparsable: ask for JSON in plain text
         if candidate is None:
-            reply = yield a.call(planner, planner.model, ask(True), config, budget)
+            reply = yield a.call(planner, planner.chat_model, ask(True), config, budget)
             asks += 1
             candidate = text_of(reply)
         try:
@@ -149,7 +111,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
 # --- workers -------------------------------------------------------------------------------
 
 
-def work_steps(payload: dict[str, Any], config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
     subtask: Subtask = payload["subtask"]
     a = s.attempts
     budget = RunBudget(a.budget, payload.get("budget"), "worker")
@@ -197,13 +159,10 @@ def dispatch(state: TieredState, s: GraphSettings) -> dict:
             raise SubtaskFailedError(subtask_id, results)
     if _budget_stop(state, s):
         budget = state.get("budget") or {}
-        reason = f"stopped at {budget.get('stopped_at')}"
-        mode = s.attempts.budget.on_exceed  # type: ignore[union-attr]
-        if mode == "raise":
-            raise BudgetExceeded(reason, state={**state, "budget": public_view(budget)})
-        if mode == "interrupt":
-            answer = interrupt({"reason": "budget", "detail": reason, **public_view(budget)})
-            return {"budget": resume_update(answer)}
+        reset = on_budget_stop(s.attempts.budget, f"stopped at {budget.get('stopped_at')}",
+                               state=state, spent=budget)
+        if reset is not None:
+            return {"budget": reset}
     return {}
 
 
@@ -234,9 +193,10 @@ def route(state: TieredState, s: GraphSettings) -> list[Send] | str:
 def _send(state: TieredState, subtask: Subtask, tier: str, attempts: list[Attempt]) -> Send:
     results = state.get("results") or {}
     deps = {d: results[d].output for d in subtask.depends_on}
-    return Send("worker", {"task": state["task"], "subtask": subtask, "tier": tier,
-                           "attempts": attempts, "dependencies": deps,
-                           "budget": state.get("budget")})
+    payload: WorkerInput = {"task": state["task"], "subtask": subtask, "tier": tier,
+                            "attempts": attempts, "dependencies": deps,
+                            "budget": state.get("budget")}
+    return Send("worker", payload)
 
 
 def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
@@ -244,20 +204,7 @@ def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSetting
     tier = s.attempts.tiers[0] if budget.downgraded else s.synthesizer
     messages = synthesizer_messages(state["task"], state["plan"], state.get("results") or {})
     try:
-        reply = yield s.attempts.call(tier, tier.model, messages, config, budget)
+        reply = yield s.attempts.call(tier, tier.chat_model, messages, config, budget)
     except BudgetStopped:
         return {"budget": budget.update()}
     return {"answer": text_of(reply), **({"budget": budget.update()} if budget.budget else {})}
-
-
-def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[dict]], settings: Any
-              ) -> tuple[Callable[..., dict], Callable[..., Any]]:
-    """The sync and async node functions that drive one shared body."""
-
-    def sync(state: Any, config: RunnableConfig) -> dict:
-        return run_sync(body(state, config, settings))
-
-    async def asynchronous(state: Any, config: RunnableConfig) -> dict:
-        return await run_async(body(state, config, settings))
-
-    return sync, asynchronous

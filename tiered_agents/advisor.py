@@ -22,25 +22,25 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
-from langgraph.types import Checkpointer, RetryPolicy, interrupt
+from langgraph.types import Checkpointer, RetryPolicy
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from tiered_agents import attributes as attr
-from tiered_agents._attempt import AttemptSettings, text_of
-from tiered_agents._calls import Steps
-from tiered_agents._nodes import node_pair, node_retry_policy, reference_of
-from tiered_agents.budget import (
-    Budget,
-    BudgetExceeded,
-    BudgetStopped,
-    RunBudget,
-    merge_budget,
-    public_view,
-    resume_update,
+from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
+from tiered_agents._calls import (
+    Call,
+    Limiter,
+    Steps,
+    as_tool,
+    model_call,
+    node_pair,
+    node_retry_policy,
+    text_of,
 )
-from tiered_agents.graph import _as_tool
-from tiered_agents.tiers import Tier, check_ladder
+from tiered_agents.budget import Budget
+from tiered_agents.errors import BudgetStopped
+from tiered_agents.tiers import Tier, check_ladder, reference_of
 
 __all__ = ["AdvisorState", "AskAdvisor", "create_advisor_agent"]
 
@@ -68,7 +68,7 @@ class AdvisorState(TypedDict, total=False):
     """Executor turns so far."""
     answer: str
     """The executor's final answer."""
-    budget: Annotated[dict[str, Any], merge_budget]
+    budget: Annotated[BudgetState, merge_budget]
 
 
 _EXECUTOR_PROMPT = (
@@ -111,42 +111,37 @@ class _Settings:
         self.executor, self.advisor = executor, advisor
         self.tools, self.max_advisor_calls, self.max_steps = tools, max_advisor_calls, max_steps
         self.system_prompt, self.compact_chars, self.budget = system_prompt, compact_chars, budget
-        self.calls = AttemptSettings(tiers=[executor, advisor], retry_policy=retry, budget=budget)
-        for tier in (executor, advisor):
-            self.calls.limit(tier)
+        self.limiters = {t.name: Limiter(t.max_concurrency) for t in (executor, advisor)
+                         if t.max_concurrency is not None}
         try:
-            self.bound = executor.model.bind_tools([*tools, _advisor_tool()])
+            self.bound = executor.chat_model.bind_tools([*tools, _advisor_tool()])
         except NotImplementedError:
             raise ValueError(
                 f"The executor tier {executor.name!r} ({executor.model_name}) cannot bind tools, "
                 "which the advisor pattern needs (the executor calls `ask_advisor` as a tool). "
                 "Use a model with tool calling as the executor.") from None
 
-    def on_stop(self, state: AdvisorState, budget: RunBudget, reason: str, node: str) -> dict:
-        mode = self.budget.on_exceed if self.budget else "stop"
-        if mode == "raise":
-            raise BudgetExceeded(reason, state={
-                **state, "budget": public_view(merge_budget(state.get("budget"),
-                                                            budget.update()))})
-        return {"budget": budget.update(stopped_at=node)}
+    def call(self, tier: Tier, runnable: Any, messages: Sequence[BaseMessage],
+             config: RunnableConfig, budget: RunBudget) -> Call:
+        return model_call(tier, runnable, messages, config, budget=budget,
+                          limiter=self.limiters.get(tier.name))
 
 
 def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[dict]:
     budget = RunBudget(s.budget, state.get("budget"), "executor")
     messages = [SystemMessage(s.system_prompt), *state["messages"]]
-    reset: dict[str, Any] = {}
+    reset: BudgetState = {}
     while True:
         try:
-            reply = yield s.calls.call(s.executor, s.bound, messages, config, budget)
+            reply = yield s.call(s.executor, s.bound, messages, config, budget)
             break
         except BudgetStopped as stop:
-            if s.budget is None or s.budget.on_exceed != "interrupt":
-                return s.on_stop(state, budget, stop.reason, "executor")
-            answer = interrupt({"reason": "budget", "detail": stop.reason,
-                                **public_view(state.get("budget"))})
-            reset = resume_update(answer)
-            budget = RunBudget(s.budget, merge_budget(state.get("budget") or
-                                                      s.budget.initial_state(), reset), "executor")
+            resumed = on_budget_stop(s.budget, stop.reason, state=state,
+                                     spent=merge_budget(budget.committed, budget.update()))
+            if resumed is None:
+                return {"budget": budget.update(stopped_at="executor")}
+            reset = resumed
+            budget = budget.resumed(reset)
     update: dict[str, Any] = {"messages": [reply], "steps": state.get("steps", 0) + 1}
     if not reply.tool_calls:
         update["answer"] = text_of(reply)
@@ -162,6 +157,7 @@ def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) ->
     budget = RunBudget(s.budget, state.get("budget"), "advisor")
     replies: list[ToolMessage] = []
     stopped: str | None = None
+    reset: BudgetState = {}
     history = [m for m in state["messages"][:-1]]
     for call in asks:
         question = str(call["args"].get("question", ""))
@@ -172,21 +168,28 @@ def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) ->
             content = "No advice: the budget allows no more consultations. Continue on your own."
         else:
             prompt = (f"{_compact(history, s.compact_chars)}\n\nYour colleague asks: {question}")
-            try:
-                reply = yield s.calls.call(s.advisor, s.advisor.model,
-                                           [SystemMessage(_ADVISOR_PROMPT), HumanMessage(prompt)],
-                                           config, budget)
-                content = text_of(reply)
-                used += 1
-            except BudgetStopped as stop:
-                if s.budget is not None and s.budget.on_exceed == "raise":
-                    s.on_stop(state, budget, stop.reason, "advisor")
-                stopped = stop.reason
-                content = "No advice: the budget is spent. Continue on your own."
+            while True:
+                try:
+                    reply = yield s.call(s.advisor, s.advisor.chat_model,
+                                         [SystemMessage(_ADVISOR_PROMPT), HumanMessage(prompt)],
+                                         config, budget)
+                    content = text_of(reply)
+                    used += 1
+                    break
+                except BudgetStopped as stop:
+                    resumed = on_budget_stop(s.budget, stop.reason, state=state,
+                                             spent=merge_budget(budget.committed,
+                                                                budget.update()))
+                    if resumed is None:  # stop, downgrade: the executor goes on alone
+                        stopped = stop.reason
+                        content = "No advice: the budget is spent. Continue on your own."
+                        break
+                    reset = resumed
+                    budget = budget.resumed(reset)
         replies.append(ToolMessage(content, tool_call_id=call["id"], name=ADVISOR_TOOL))
     update: dict[str, Any] = {"messages": replies, "advisor_calls": used}
     if s.budget is not None:
-        update["budget"] = budget.update(stopped_at="advisor" if stopped else None)
+        update["budget"] = {**budget.update(stopped_at="advisor" if stopped else None), **reset}
     return update
 
 
@@ -239,7 +242,7 @@ def create_advisor_agent(
     check_ladder([executor], advisor)
     if max_advisor_calls < 0 or max_steps < 1:
         raise ValueError("max_advisor_calls must be >= 0 and max_steps >= 1.")
-    user_tools = [_as_tool(t) for t in tools]
+    user_tools = [as_tool(t) for t in tools]
     if any(t.name == ADVISOR_TOOL for t in user_tools):
         raise ValueError(f"A tool named {ADVISOR_TOOL!r} is reserved for the advisor.")
     retry = retry_policy or RetryPolicy()

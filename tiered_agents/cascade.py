@@ -11,26 +11,18 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Checkpointer, RetryPolicy, interrupt
+from langgraph.types import Checkpointer, RetryPolicy
 from typing_extensions import TypedDict
 
 from tiered_agents import attributes as attr
-from tiered_agents._attempt import AttemptSettings, attempt_steps, text_of
-from tiered_agents._calls import Steps
-from tiered_agents._nodes import node_pair, node_retry_policy, reference_of
-from tiered_agents.budget import (
-    Budget,
-    BudgetExceeded,
-    BudgetStopped,
-    RunBudget,
-    merge_budget,
-    public_view,
-    resume_update,
-)
-from tiered_agents.errors import CascadeFailedError
+from tiered_agents._attempt import AttemptSettings, attempt_steps
+from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
+from tiered_agents._calls import Steps, node_pair, node_retry_policy, text_of
+from tiered_agents.budget import Budget
+from tiered_agents.errors import BudgetStopped, CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import Attempt
-from tiered_agents.tiers import Tier, check_ladder
+from tiered_agents.tiers import Tier, check_ladder, reference_of
 from tiered_agents.verifiers import Verifier
 
 __all__ = ["CascadeInput", "CascadeState", "create_cascade"]
@@ -49,7 +41,7 @@ class CascadeState(TypedDict, total=False):
     """The accepted answer."""
     tier: str
     """The tier whose answer was accepted."""
-    budget: Annotated[dict[str, Any], merge_budget]
+    budget: Annotated[BudgetState, merge_budget]
     """With a `Budget`: limit_usd, spent_usd, exceeded, stopped_at (and token figures)."""
 
 
@@ -62,10 +54,9 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
                   ) -> Steps[dict]:
     prior = list(state.get("attempts") or [])
     messages: list[BaseMessage] = list(state["messages"])
-    committed = dict(state.get("budget") or {})
-    reset: dict[str, Any] = {}
+    budget = RunBudget(s.budget, state.get("budget"), "worker")
+    reset: BudgetState = {}
     while True:
-        budget = RunBudget(s.budget, committed or None, "worker")
         if prior:
             name = s.next_tier(prior[-1].tier)
             if name is None:
@@ -79,17 +70,13 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
                 config=config, budget=budget)
             break
         except BudgetStopped as stop:
-            if s.budget is None or s.budget.on_exceed == "stop":
+            resumed = on_budget_stop(s.budget, stop.reason, state=state,
+                                     spent=merge_budget(budget.committed, budget.update()))
+            if resumed is None:
                 return {"budget": {**budget.update(stopped_at=f"answer on {tier.name}"),
                                    **reset}}
-            if s.budget.on_exceed == "raise":
-                raise BudgetExceeded(stop.reason, state={
-                    **state, "budget": public_view(merge_budget(committed, budget.update()))}
-                ) from None
-            answer = interrupt({"reason": "budget", "detail": stop.reason,
-                                **public_view(committed)})
-            reset = resume_update(answer)
-            committed = merge_budget(committed or s.budget.initial_state(), reset)
+            reset = resumed
+            budget = budget.resumed(reset)
     update: dict[str, Any] = {"attempts": [attempt]}
     if s.budget is not None:
         update["budget"] = {**budget.update(), **reset}

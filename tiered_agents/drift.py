@@ -23,14 +23,11 @@ from typing import Any
 
 from tiered_agents._stats import ks_test
 from tiered_agents.certificate import Certificate
+from tiered_agents.errors import DriftWarning
 from tiered_agents.escalation import EscalationPolicy
 
 __all__ = ["DriftReport", "DriftWarning", "TierDrift", "check_drift", "compare_scores",
            "scores_by_tier"]
-
-
-class DriftWarning(UserWarning):
-    """Live verifier scores no longer look like the ones a policy was calibrated on."""
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,40 @@
-"""The exceptions tiered-agents raises. Every message says what to do about it."""
+"""Every exception and warning tiered-agents raises. Every message says what to do about it.
+
+- `TieredAgentsError`: the base of all of them.
+- A user's mistake: `PlanValidationError` (a plan broke a rule; also a `ValueError`).
+- A run failure: `PlanError`, `SubtaskFailedError`, `CascadeFailedError`, and the local model
+  runtime's `ServerError` and `WeightsError` (also `RuntimeError`s).
+- A budget stop: `BudgetExceeded`.
+- Warnings: `UnpricedModelWarning`, `DriftWarning`, `OverlapWarning`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-if TYPE_CHECKING:
-    from tiered_agents.state import SubtaskResult
-
-__all__ = ["CascadeFailedError", "PlanError", "SubtaskFailedError", "TieredAgentsError"]
+__all__ = [
+    "BudgetExceeded",
+    "BudgetStopped",
+    "CascadeFailedError",
+    "DriftWarning",
+    "OverlapWarning",
+    "PlanError",
+    "PlanValidationError",
+    "ServerError",
+    "SubtaskFailedError",
+    "TieredAgentsError",
+    "UnpricedModelWarning",
+    "WeightsError",
+]
 
 
 class TieredAgentsError(Exception):
     """Base class of every error raised by tiered-agents."""
+
+
+class PlanValidationError(TieredAgentsError, ValueError):
+    """A plan broke a rule; the message is shown to the planner so it can fix it."""
 
 
 class PlanError(TieredAgentsError):
@@ -30,6 +53,10 @@ class PlanError(TieredAgentsError):
         )
 
 
+def _tried(attempts: Sequence[Any]) -> str:
+    return ", ".join(f"{a.tier}: {a.error}" for a in attempts) or "no attempt"
+
+
 class SubtaskFailedError(TieredAgentsError):
     """A subtask failed on every tier it was allowed to use.
 
@@ -38,14 +65,13 @@ class SubtaskFailedError(TieredAgentsError):
     state and `graph.invoke(None, config)` resumes from there.
     """
 
-    def __init__(self, subtask_id: str, results: dict[str, SubtaskResult]) -> None:
+    def __init__(self, subtask_id: str, results: Mapping[str, Any]) -> None:
         self.subtask_id = subtask_id
         self.results = dict(results)
-        failed = self.results[subtask_id]
-        tried = ", ".join(f"{a.tier}: {a.error}" for a in failed.attempts) or "no attempt"
         done = sorted(k for k, r in self.results.items() if r.status == "done")
         super().__init__(
-            f"Subtask {subtask_id!r} failed on every tier ({tried}). "
+            f"Subtask {subtask_id!r} failed on every tier "
+            f"({_tried(self.results[subtask_id].attempts)}). "
             f"Finished subtasks kept in `.results`: {done or 'none'}. "
             "Add a stronger tier, relax the subtask's expected_output, or fix the provider error."
         )
@@ -55,9 +81,52 @@ class CascadeFailedError(TieredAgentsError):
     """Every tier of a cascade failed to answer (errors, not weak answers: the last tier's
     answer is always accepted). `attempts` holds every attempt."""
 
-    def __init__(self, attempts: list[Any]) -> None:
+    def __init__(self, attempts: Sequence[Any]) -> None:
         self.attempts = list(attempts)
-        tried = ", ".join(f"{a.tier}: {a.error}" for a in self.attempts) or "no attempt"
         super().__init__(
-            f"Every tier of the cascade failed ({tried}). Fix the provider error or add a tier."
+            f"Every tier of the cascade failed ({_tried(self.attempts)}). Fix the provider error "
+            "or add a tier."
         )
+
+
+class BudgetExceeded(TieredAgentsError):
+    """A budget with `on_exceed="raise"` was reached. `state` is what the run had (finished
+    results included); `budget` the spending figures."""
+
+    def __init__(self, reason: str, *, state: Mapping[str, Any] | None = None,
+                 budget: Mapping[str, Any] | None = None) -> None:
+        self.reason = reason
+        self.state = dict(state or {})
+        self.budget = dict(budget or self.state.get("budget") or {})
+        super().__init__(f"Budget exceeded: {reason}. Finished work is in `.state`; raise the "
+                         "limit or use on_exceed='stop' to end cleanly instead.")
+
+
+class BudgetStopped(Exception):  # noqa: N818 - internal control flow, not an error
+    """Internal: a model call was not started because the budget is spent. The graphs catch it
+    and apply the budget's `on_exceed`; it never reaches the caller."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ServerError(TieredAgentsError, RuntimeError):
+    """The local model server could not start; the message says why and what to do."""
+
+
+class WeightsError(TieredAgentsError, RuntimeError):
+    """The local model weights are missing or corrupt; the message names the command that
+    fixes it."""
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model's price is unknown: its calls count tokens but no dollars."""
+
+
+class DriftWarning(UserWarning):
+    """Live verifier scores no longer look like the ones a policy was calibrated on."""
+
+
+class OverlapWarning(UserWarning):
+    """The test questions overlap the calibration questions: results would flatter."""

@@ -6,20 +6,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings
+from tiered_agents._calls import as_tool, node_pair, node_retry_policy
 from tiered_agents._nodes import (
     GraphSettings,
     dispatch,
-    node_pair,
-    node_retry_policy,
     plan_steps,
-    reference_of,
     route,
     synthesize_steps,
     work_steps,
@@ -27,18 +25,10 @@ from tiered_agents._nodes import (
 from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
-from tiered_agents.tiers import Tier, check_ladder
+from tiered_agents.tiers import Tier, check_ladder, reference_of
 from tiered_agents.verifiers import Verifier
 
 __all__ = ["create_tiered_graph"]
-
-
-def _as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:
-    if isinstance(item, BaseTool):
-        return item
-    if callable(item):
-        return tool(item)
-    raise TypeError(f"tools= takes LangChain tools or functions, got {type(item).__name__}.")
 
 
 def create_tiered_graph(
@@ -101,7 +91,7 @@ def create_tiered_graph(
         synthesizer=synthesizer or planner,
         max_subtasks=max_subtasks,
         attempts=AttemptSettings(
-            tiers=tiers, retry_policy=retry, tools=[_as_tool(t) for t in tools or []],
+            tiers=tiers, retry_policy=retry, tools=[as_tool(t) for t in tools or []],
             max_tool_rounds=max_tool_rounds, verifier=verifier,
             escalation=escalation or EscalationPolicy(), budget=budget,
         ),

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tiered_agents._json import extract_json
+from tiered_agents.errors import PlanValidationError
 
-__all__ = ["Plan", "PlanValidationError", "Subtask", "parse_plan", "validate_plan"]
+__all__ = ["Plan", "Subtask", "parse_plan", "validate_plan"]
 
 
 class Subtask(BaseModel):
@@ -45,10 +46,6 @@ class Plan(BaseModel):
             if subtask.id == subtask_id:
                 return subtask
         raise KeyError(subtask_id)
-
-
-class PlanValidationError(ValueError):
-    """A plan broke a rule; the message is shown to the planner so it can fix it."""
 
 
 def _find_cycle(plan: Plan) -> list[str] | None:

@@ -8,17 +8,20 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from genai_prices import Usage as _PriceUsage
 from genai_prices import calc_price
+from langchain_core.outputs import ChatGeneration, LLMResult
 
 from tiered_agents import attributes as attr
+from tiered_agents.errors import UnpricedModelWarning
 from tiered_agents.usage import Usage, usage_from_message
 
-__all__ = ["Price", "PriceLookup", "UnpricedModelWarning", "price_message", "price_usage"]
+__all__ = ["Price", "PriceLookup", "PricedReply", "price_message", "price_result", "price_usage"]
 
 _MTOK = Decimal(1_000_000)
 
@@ -34,10 +37,6 @@ _PROVIDER_IDS = {
     "xai": "x-ai",
     "fireworks": "fireworks",
 }
-
-
-class UnpricedModelWarning(UserWarning):
-    """A model's price is unknown: its calls count tokens but no dollars."""
 
 
 def _dec(value: float | int | str | Decimal | None) -> Decimal | None:
@@ -214,3 +213,47 @@ def price_message(
     usage.cost_usd = cost
     usage.unpriced_calls = 1 if cost is None else 0
     return usage
+
+
+class PricedReply(NamedTuple):
+    """What `price_result` read from a chat model run."""
+
+    message: Any
+    """The reply (an `AIMessage`), or `None` when the result held none."""
+    model: str
+    """The model the call is priced as."""
+    response_model: str | None
+    """The model the reply says answered, when it says."""
+    usage: Usage
+    """Tokens and cost."""
+
+
+def price_result(
+    response: LLMResult,
+    metadata: Mapping[str, Any],
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    seconds: float | None = None,
+    lookup: PriceLookup | None = None,
+) -> PricedReply:
+    """A chat model run's reply and its priced usage, read from the run's `LLMResult` and
+    LangChain metadata: how the tracer and `BudgetCallback` both count.
+
+    The model is the reply's own `model_name` when it has one, else `model`, else the
+    metadata's `ls_model_name`; a tier's own `Price` travels in the metadata.
+    """
+    first = response.generations[0][0] if response.generations and \
+        response.generations[0] else None
+    message = first.message if isinstance(first, ChatGeneration) else None
+    answered = None
+    if message is not None:
+        answered = message.response_metadata.get("model_name") or \
+            message.response_metadata.get("model")
+    name = str(answered or model or metadata.get("ls_model_name") or "unknown")
+    own = metadata.get(attr.PRICE)
+    usage = price_message(message, model=name,
+                          provider=provider or metadata.get("ls_provider"),
+                          price=Price.from_dict(own) if isinstance(own, dict) else None,
+                          seconds=seconds, lookup=lookup)
+    return PricedReply(message, name, str(answered) if answered else None, usage)

@@ -1,4 +1,4 @@
-"""The messages the planner, workers and synthesizer receive."""
+"""The messages the planner, workers, synthesizer and model-calling verifiers receive."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from tiered_agents.plan import Plan, Subtask
 from tiered_agents.state import SubtaskResult
 from tiered_agents.tiers import Tier
 
-__all__ = ["planner_messages", "replan_message", "synthesizer_messages", "worker_messages"]
+__all__ = ["judge_messages", "planner_messages", "render", "replan_message", "self_check_messages",
+           "synthesizer_messages", "worker_messages"]
 
 PLAN_FORMAT = """Reply with a JSON object of this form:
 {"subtasks": [{"id": "s1", "instruction": "...", "depends_on": [], "tier": "<tier name>"},
@@ -25,7 +26,8 @@ schema the subtask's output must satisfy; "acceptance" is an optional sentence s
 answer contains."""
 
 
-def _render(value: Any) -> str:
+def render(value: Any) -> str:
+    """A value as prompt text: strings as they are, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
 
 
@@ -61,7 +63,7 @@ def worker_messages(
 ) -> list[BaseMessage]:
     parts = [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask.instruction}"]
     if dependencies:
-        done = "\n\n".join(f"[{k}]\n{_render(v)}" for k, v in dependencies.items())
+        done = "\n\n".join(f"[{k}]\n{render(v)}" for k, v in dependencies.items())
         parts.append(f"Results of earlier subtasks you may use:\n{done}")
     if subtask.acceptance:
         parts.append(f"A good answer: {subtask.acceptance}")
@@ -86,10 +88,31 @@ def synthesizer_messages(
     for subtask in plan.subtasks:
         result = results.get(subtask.id)
         if result is not None and result.status == "done":
-            sections.append(f"[{subtask.id}] {subtask.instruction}\n{_render(result.output)}")
+            sections.append(f"[{subtask.id}] {subtask.instruction}\n{render(result.output)}")
     system = (
         "You write the final answer to the user's task from the results your team produced. "
         "Use the results; do not invent facts they do not support. Answer the task directly."
     )
     body = f"Task:\n{task}\n\nSubtask results:\n\n" + "\n\n".join(sections)
     return [SystemMessage(system), HumanMessage(body)]
+
+
+_SELF_CHECK = ("Here is a request and an answer to it.\n\nRequest:\n{request}\n\nAnswer:\n"
+               "{answer}\n\nIs the answer correct and complete? Reply with Y or N only.")
+
+
+def self_check_messages(request: str, answer: Any) -> list[BaseMessage]:
+    """Ask the answering tier whether its own answer is correct (Y/N)."""
+    return [HumanMessage(_SELF_CHECK.format(request=request, answer=render(answer)))]
+
+
+_JUDGE = ("You grade answers. Request:\n{request}\n\n{acceptance}Answer to grade:\n{answer}\n\n"
+          'Reply with JSON only: {{"score": <0-10>, "reason": "<one sentence>"}}, where 10 '
+          "means fully correct and complete and 0 means wrong.")
+
+
+def judge_messages(request: str, acceptance: str | None, answer: Any) -> list[BaseMessage]:
+    """Ask a stronger tier to grade an answer from 0 to 10."""
+    return [SystemMessage("You are a strict grader."), HumanMessage(_JUDGE.format(
+        request=request, acceptance=f"A good answer: {acceptance}\n\n" if acceptance else "",
+        answer=render(answer)))]

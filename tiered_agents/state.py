@@ -7,10 +7,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from tiered_agents.budget import merge_budget
-from tiered_agents.plan import Plan
+from tiered_agents._budget import BudgetState, merge_budget
+from tiered_agents.plan import Plan, Subtask
 
-__all__ = ["Attempt", "SubtaskResult", "TieredInput", "TieredOutput", "TieredState"]
+__all__ = ["Attempt", "BudgetState", "SubtaskResult", "TieredInput", "TieredOutput",
+           "TieredState", "WorkerInput"]
 
 Status = Literal["done", "error", "failed"]
 """`done`: accepted. `error`: the last attempt failed and a higher tier will try.
@@ -71,7 +72,7 @@ class TieredOutput(TypedDict, total=False):
     plan: Plan
     results: dict[str, SubtaskResult]
     answer: str
-    budget: dict[str, Any]
+    budget: BudgetState
     """With a `Budget`: limit_usd, spent_usd, exceeded, stopped_at (and token figures)."""
 
 
@@ -80,4 +81,21 @@ class TieredState(TypedDict, total=False):
     plan: Plan
     results: Annotated[dict[str, SubtaskResult], merge_results]
     answer: str
-    budget: Annotated[dict[str, Any], merge_budget]
+    budget: Annotated[BudgetState, merge_budget]
+
+
+class WorkerInput(TypedDict):
+    """What `dispatch` sends a worker (`Send("worker", ...)`): one subtask to attempt."""
+
+    task: str
+    """The user's task, for context."""
+    subtask: Subtask
+    """The subtask to do."""
+    tier: str
+    """The tier this attempt runs on."""
+    attempts: list[Attempt]
+    """The subtask's earlier attempts (on lower tiers)."""
+    dependencies: dict[str, Any]
+    """The accepted outputs of the subtasks it depends on."""
+    budget: BudgetState | None
+    """The run's spending when the worker was sent."""

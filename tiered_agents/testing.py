@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +28,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-__all__ = ["FakeChatModel", "FakeToolChatModel", "Reply", "count_tokens"]
+__all__ = ["THREE_STEP_PLAN", "FakeChatModel", "FakeToolChatModel", "Reply", "count_tokens",
+           "echo_worker", "instruction_of", "last_text", "planner_responder"]
 
 Reply = str | AIMessage | BaseException
 """What a fake answers: text, a full message (tool calls, usage), or an exception to raise."""
@@ -153,3 +156,48 @@ class FakeToolChatModel(FakeChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+
+# --- scripted team members ----------------------------------------------------------------------
+
+THREE_STEP_PLAN: dict[str, Any] = {
+    "subtasks": [
+        {"id": "s1", "instruction": "Summarise contract A"},
+        {"id": "s2", "instruction": "Summarise contract B"},
+        {"id": "s3", "instruction": "Compare the summaries", "depends_on": ["s1", "s2"]},
+    ]
+}
+"""A plan with two independent subtasks and one that depends on both."""
+
+
+def last_text(messages: Sequence[BaseMessage]) -> str:
+    """The text of the last message."""
+    return _text(messages[-1])
+
+
+def instruction_of(messages: Sequence[BaseMessage]) -> str:
+    """The subtask instruction in a worker prompt ("" for other prompts)."""
+    match = re.search(r"Your subtask:\n(.*)", last_text(messages))
+    return match.group(1) if match else ""
+
+
+def planner_responder(plans: Sequence[Any], answer: str = "FINAL ANSWER"
+                      ) -> Callable[[list[BaseMessage], Any], Reply]:
+    """A `respond` function for a planner tier: answers planning prompts with `plans` in turn
+    (the last one repeats), wrapped in prose and a code fence, and synthesis prompts with
+    `answer`."""
+    remaining = list(plans)
+
+    def respond(messages: list[BaseMessage], tools: Any) -> Reply:
+        if "Subtask results:" in last_text(messages):
+            return answer
+        plan = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        body = plan if isinstance(plan, str) else json.dumps(plan)
+        return f"Here is the plan:\n```json\n{body}\n```\nGood luck."
+
+    return respond
+
+
+def echo_worker(messages: list[BaseMessage], tools: Any) -> Reply:
+    """A `respond` function for a worker tier: "done: <its subtask instruction>"."""
+    return f"done: {instruction_of(messages)}"

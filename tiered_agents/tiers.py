@@ -10,7 +10,7 @@ from langchain_core.language_models import BaseChatModel
 
 from tiered_agents.pricing import Price
 
-__all__ = ["Tier", "check_ladder", "model_name", "model_provider"]
+__all__ = ["Tier", "check_ladder", "model_name", "model_provider", "reference_of"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class Tier:
 
     name: str
     """The name plans, results, traces and reports use for this tier."""
-    model: BaseChatModel
-    """A LangChain chat model, or a `"provider:model"` string (needs `tiered-agents[providers]`)."""
+    model: BaseChatModel | str
+    """A LangChain chat model, or a `"provider:model"` string (needs `tiered-agents[providers]`);
+    a string is resolved to a chat model when the tier is made."""
     _: dataclasses.KW_ONLY
     price: Price | None = None
     """Overrides the genai-prices table for this tier's calls (for example `Price.per_hour`)."""
@@ -53,6 +54,12 @@ class Tier:
             )
         if self.price is not None and not isinstance(self.price, Price):
             raise TypeError(f"Tier {self.name!r}: price must be a tiered_agents.Price.")
+
+    @property
+    def chat_model(self) -> BaseChatModel:
+        """The resolved chat model."""
+        assert isinstance(self.model, BaseChatModel), "resolved in __post_init__"
+        return self.model
 
     @property
     def model_name(self) -> str:
@@ -101,6 +108,17 @@ def model_name(model: Any) -> str:
         if isinstance(value, str) and value:
             return value
     return type(model).__name__
+
+
+def reference_of(value: Tier | str) -> dict[str, Any]:
+    """What a tracer needs to price the frontier-only baseline: a tier's name, model, provider
+    and own price, or a `"provider:model"` string's model and provider."""
+    if isinstance(value, Tier):
+        return {"tier": value.name, "model": value.model_name,
+                "provider": model_provider(value.model),
+                "price": value.price.to_dict() if value.price is not None else None}
+    provider, _, model = value.rpartition(":")
+    return {"tier": None, "model": model, "provider": provider or None, "price": None}
 
 
 def model_provider(model: Any) -> str | None:

@@ -1,14 +1,23 @@
 """Verifiers judge one answer: is it good enough, or should a stronger tier try?
 
-Each verifier's body is written once (a generator of model calls, see `_calls`) and runs
-sync (`verify`) or async (`averify`). Model calls a verifier makes are tagged with the
-`verify` role, so the tracer reports what verification cost.
+A verifier implements `check(ctx) -> Verdict`, and `acheck` when it does I/O that should not
+block an event loop. The graphs run a custom verifier's `check` as a LangChain runnable under
+the node's config with the `verify` role (in a worker thread under `ainvoke` unless `acheck`
+is overridden), so model calls it makes with `ctx.config` are attributed to a `verify` node.
+
+Example:
+    ```python
+    class HasCitation(Verifier):
+        def check(self, ctx: VerifyContext) -> Verdict:
+            ok = "[1]" in str(ctx.answer)
+            return Verdict(ok, 1.0 if ok else 0.0, "cites a source" if ok else "no citation")
+    ```
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-import json
 import math
 import warnings
 from abc import ABC, abstractmethod
@@ -17,14 +26,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
 from tiered_agents import attributes as attr
-from tiered_agents._calls import Call, Steps, run_async, run_sync
+from tiered_agents._budget import RunBudget
+from tiered_agents._calls import Call, Steps, model_call, run_async, run_sync
 from tiered_agents._json import extract_json
 from tiered_agents.plan import Subtask
-from tiered_agents.tiers import Tier, model_provider
+from tiered_agents.prompts import judge_messages, self_check_messages
+from tiered_agents.tiers import Tier
 
 __all__ = [
     "ConfidenceVerifier",
@@ -66,62 +77,66 @@ class VerifyContext:
     subtask: Subtask | None = None
     """The plan's subtask, in a tiered graph."""
     config: RunnableConfig = field(default_factory=dict)  # type: ignore[assignment]
-    """The node's config; verifier model calls run under it with the `verify` role."""
-    budget: Any = None
-    """The run's budget (internal): verifier model calls are checked and counted by it."""
-
-
-def _verify_call(tier: Tier, messages: Any, ctx: VerifyContext, **bind: Any) -> Call:
-    config = ctx.config or {}
-    metadata = {**(config.get("metadata") or {}), attr.ROLE: "verify", attr.TIER: tier.name}
-    if tier.price is not None:
-        metadata[attr.PRICE] = tier.price.to_dict()
-    model = tier.model.bind(**bind) if bind else tier.model
-    hooks = ctx.budget.hooks(tier.model_name, model_provider(tier.model), tier.price) \
-        if ctx.budget is not None else {}
-    return Call(model, messages, {**config, "metadata": metadata}, **hooks)
+    """The node's config with the `verify` role: pass it to model calls the verifier makes so
+    their cost is attributed to verification."""
 
 
 class Verifier(ABC):
-    """Base class: implement `steps`; `verify` and `averify` drive it."""
+    """Base class: implement `check`; override `acheck` for non-blocking async I/O."""
 
     @abstractmethod
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
-        """The verification, yielding the model or function calls it needs."""
+    def check(self, ctx: VerifyContext) -> Verdict:
+        """Judge `ctx.answer`."""
 
-    def verify(self, ctx: VerifyContext) -> Verdict:
-        return run_sync(self.steps(ctx))
-
-    async def averify(self, ctx: VerifyContext) -> Verdict:
-        return await run_async(self.steps(ctx))
+    async def acheck(self, ctx: VerifyContext) -> Verdict:
+        """Async `check`; by default runs `check` in a worker thread."""
+        return await asyncio.to_thread(self.check, ctx)
 
 
-def _done(verdict: Verdict) -> Steps[Verdict]:
-    return verdict
-    yield  # pragma: no cover - makes this a generator
+class _ModelVerifier(Verifier):
+    """A built-in verifier that calls a model: its body is a generator of calls, so the graphs
+    hold those calls to the run's budget and concurrency limits."""
+
+    @abstractmethod
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
+        """The verification, yielding the model calls it needs."""
+
+    def check(self, ctx: VerifyContext) -> Verdict:
+        return run_sync(self.steps(ctx, None))
+
+    async def acheck(self, ctx: VerifyContext) -> Verdict:
+        return await run_async(self.steps(ctx, None))
 
 
-class SchemaVerifier(Verifier):
+def _verify_metadata() -> dict[str, Any]:
+    return {attr.ROLE: "verify"}
+
+
+class _InlineVerifier(Verifier):
+    """A built-in verifier that only reads the answer: the graphs call `check` inline."""
+
+
+class SchemaVerifier(_InlineVerifier):
     """Passes when the answer satisfies the subtask's `expected_output` JSON schema."""
 
     def __init__(self, schema: dict[str, Any] | None = None) -> None:
         self.schema = schema
 
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
+    def check(self, ctx: VerifyContext) -> Verdict:
         schema = self.schema or (ctx.subtask.expected_output if ctx.subtask else None)
         if schema is None:
-            return (yield from _done(Verdict(True, None, "no schema to check")))
+            return Verdict(True, None, "no schema to check")
         answer = ctx.answer
         if isinstance(answer, str):
             try:
                 answer = extract_json(answer)
             except ValueError as exc:
-                return (yield from _done(Verdict(False, 0.0, str(exc))))
+                return Verdict(False, 0.0, str(exc))
         try:
             jsonschema.validate(answer, schema)
         except jsonschema.ValidationError as exc:
-            return (yield from _done(Verdict(False, 0.0, exc.message)))
-        return (yield from _done(Verdict(True, 1.0, "matches the schema")))
+            return Verdict(False, 0.0, exc.message)
+        return Verdict(True, 1.0, "matches the schema")
 
 
 def logprob_confidence(message: AIMessage | None) -> float | None:
@@ -135,50 +150,45 @@ def logprob_confidence(message: AIMessage | None) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-_WARNED_NO_LOGPROBS: set[str] = set()
-
-
-class ConfidenceVerifier(Verifier):
+class ConfidenceVerifier(_InlineVerifier):
     """Passes when the model's mean token log-probability is at least `threshold` (<= 0).
 
-    Needs log-probabilities from the provider, e.g. `ChatOpenAI(logprobs=True)`.
+    Needs log-probabilities from the provider, e.g. `ChatOpenAI(logprobs=True)`; without them
+    every answer escalates, with one warning per tier.
     """
 
     def __init__(self, threshold: float = -0.2) -> None:
         if threshold > 0:
             raise ValueError(f"A log-probability threshold is <= 0, got {threshold}.")
         self.threshold = threshold
+        self._warned: set[str] = set()
 
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
+    def check(self, ctx: VerifyContext) -> Verdict:
         score = logprob_confidence(ctx.message)
         if score is None:
-            if ctx.tier.name not in _WARNED_NO_LOGPROBS:
-                _WARNED_NO_LOGPROBS.add(ctx.tier.name)
+            if ctx.tier.name not in self._warned:
+                self._warned.add(ctx.tier.name)
                 warnings.warn(f"Tier {ctx.tier.name!r} returned no log-probabilities, so "
                               "ConfidenceVerifier escalates all its answers; enable them "
                               "(e.g. ChatOpenAI(logprobs=True)).", stacklevel=2)
-            return (yield from _done(Verdict(False, None, "no log-probabilities returned")))
-        return (yield from _done(Verdict(score >= self.threshold, score,
-                                         f"mean log-probability {score:.3f}")))
+            return Verdict(False, None, "no log-probabilities returned")
+        return Verdict(score >= self.threshold, score, f"mean log-probability {score:.3f}")
 
 
-_SELF_CHECK = ("Here is a request and an answer to it.\n\nRequest:\n{request}\n\nAnswer:\n"
-               "{answer}\n\nIs the answer correct and complete? Reply with Y or N only.")
-
-
-class SelfCheckVerifier(Verifier):
+class SelfCheckVerifier(_ModelVerifier):
     """Asks the answering tier whether its answer is correct (Y/N).
 
-    The score is log P(Y) from the reply's log-probabilities when the provider returns them
-    (the call asks for `logprobs`), else 0.0 for Y and -inf for N.
+    The score is log P(Y) from the reply's log-probabilities when the provider returns them,
+    else 0.0 for Y and -inf for N.
     """
 
     def __init__(self, threshold: float = math.log(0.8)) -> None:
         self.threshold = threshold
 
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
-        prompt = _SELF_CHECK.format(request=ctx.request, answer=_render(ctx.answer))
-        reply = yield _verify_call(ctx.tier, [HumanMessage(prompt)], ctx)
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
+        reply = yield model_call(ctx.tier, ctx.tier.chat_model,
+                                 self_check_messages(ctx.request, ctx.answer), ctx.config,
+                                 budget=budget, metadata=_verify_metadata())
         text = reply.text.strip().upper() if isinstance(reply.text, str) else ""
         said_yes = text.startswith("Y")
         score = _logprob_of_yes(reply)
@@ -199,16 +209,7 @@ def _logprob_of_yes(reply: AIMessage) -> float | None:
     return max(yes) if yes else -math.inf
 
 
-def _render(answer: Any) -> str:
-    return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
-
-
-_JUDGE = ("You grade answers. Request:\n{request}\n\n{acceptance}Answer to grade:\n{answer}\n\n"
-          'Reply with JSON only: {{"score": <0-10>, "reason": "<one sentence>"}}, where 10 '
-          "means fully correct and complete and 0 means wrong.")
-
-
-class JudgeVerifier(Verifier):
+class JudgeVerifier(_ModelVerifier):
     """A stronger tier grades the answer against the request and the subtask's `acceptance`.
 
     Reading an answer is cheaper than rewriting it. Passes when score/10 >= `threshold`.
@@ -218,14 +219,11 @@ class JudgeVerifier(Verifier):
         self.tier = tier
         self.threshold = threshold
 
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
-        acceptance = ""
-        if ctx.subtask is not None and ctx.subtask.acceptance:
-            acceptance = f"A good answer: {ctx.subtask.acceptance}\n\n"
-        prompt = _JUDGE.format(request=ctx.request, acceptance=acceptance,
-                               answer=_render(ctx.answer))
-        reply = yield _verify_call(self.tier, [SystemMessage("You are a strict grader."),
-                                               HumanMessage(prompt)], ctx)
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
+        acceptance = ctx.subtask.acceptance if ctx.subtask is not None else None
+        reply = yield model_call(self.tier, self.tier.chat_model,
+                                 judge_messages(ctx.request, acceptance, ctx.answer), ctx.config,
+                                 budget=budget, metadata=_verify_metadata())
         try:
             graded = extract_json(reply.text)
             score = float(graded["score"]) / 10
@@ -238,31 +236,45 @@ class JudgeVerifier(Verifier):
 VerifierFunction = Callable[[VerifyContext], "bool | Verdict | Awaitable[bool | Verdict]"]
 
 
+def _verdict(result: Any) -> Verdict:
+    if isinstance(result, Verdict):
+        return result
+    return Verdict(bool(result), 1.0 if result else 0.0,
+                   "accepted by function" if result else "rejected by function")
+
+
 class FunctionVerifier(Verifier):
     """User code decides, for instance by running unit tests on generated code.
 
-    `fn(ctx)` returns a bool or a `Verdict`; it may be `async`.
+    `fn(ctx)` returns a bool or a `Verdict`; it may be `async` (then run the graph with
+    `ainvoke`/`astream`).
     """
 
     def __init__(self, fn: VerifierFunction, *, name: str | None = None) -> None:
         self.fn = fn
-        label = name or getattr(fn, "__name__", "verifier")
-        if inspect.iscoroutinefunction(fn):
-            async def afunc(ctx: VerifyContext) -> Any:
-                return await fn(ctx)
+        self.name = name or getattr(fn, "__name__", "verifier")
+        self._async = inspect.iscoroutinefunction(fn)
 
-            def func(ctx: VerifyContext) -> Any:
-                raise TypeError(f"{label} is async: run the graph with ainvoke/astream.")
+    def check(self, ctx: VerifyContext) -> Verdict:
+        if self._async:
+            raise TypeError(f"{self.name} is async: run the graph with ainvoke/astream.")
+        return _verdict(self.fn(ctx))
 
-            self._runnable = RunnableLambda(func, afunc=afunc, name=label)
-        else:
-            self._runnable = RunnableLambda(fn, name=label)
+    async def acheck(self, ctx: VerifyContext) -> Verdict:
+        if not self._async:
+            return await super().acheck(ctx)
+        return _verdict(await self.fn(ctx))  # type: ignore[misc]
 
-    def steps(self, ctx: VerifyContext) -> Steps[Verdict]:
-        config: RunnableConfig = {**(ctx.config or {}), "metadata": {
-            **((ctx.config or {}).get("metadata") or {}), attr.ROLE: "verify"}}
-        result = yield Call(self._runnable, ctx, config)
-        if isinstance(result, Verdict):
-            return result
-        return Verdict(bool(result), 1.0 if result else 0.0,
-                       "accepted by function" if result else "rejected by function")
+
+def run_verifier(verifier: Verifier, ctx: VerifyContext, budget: RunBudget | None
+                 ) -> Steps[Verdict]:
+    """How the graphs run a verifier (internal): built-in model calls are held to the run's
+    budget; a custom `check`/`acheck` runs as a runnable under `ctx.config`."""
+    if isinstance(verifier, _ModelVerifier):
+        return (yield from verifier.steps(ctx, budget))
+    if isinstance(verifier, _InlineVerifier):
+        return verifier.check(ctx)
+    name = getattr(verifier, "name", None) or type(verifier).__name__
+    runnable = RunnableLambda(verifier.check, afunc=verifier.acheck, name=name)
+    verdict = yield Call(runnable, ctx, ctx.config)
+    return verdict

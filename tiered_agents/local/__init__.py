@@ -3,9 +3,10 @@
 Needs `pip install 'tiered-agents[local]'`.
 """
 
+from tiered_agents.errors import ServerError, WeightsError
 from tiered_agents.local.models import NOMINAL_USD_PER_HOUR, LocalModels, local_tiers
-from tiered_agents.local.server import LlamaServer, ServerError
-from tiered_agents.local.weights import WeightsError, cache_dir
+from tiered_agents.local.server import LlamaServer
+from tiered_agents.local.weights import cache_dir
 
 __all__ = ["NOMINAL_USD_PER_HOUR", "LlamaServer", "LocalModels", "ServerError", "WeightsError",
            "cache_dir", "local_tiers"]

@@ -16,11 +16,9 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["LlamaServer", "ServerError"]
+from tiered_agents.errors import ServerError
 
-
-class ServerError(RuntimeError):
-    """The local model server could not start; the message says why and what to do."""
+__all__ = ["LlamaServer"]
 
 
 def _free_port(host: str) -> int:

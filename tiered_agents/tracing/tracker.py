@@ -24,7 +24,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphBubbleUp
 from opentelemetry import metrics, trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -32,8 +32,8 @@ from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tiered_agents import attributes as attr
-from tiered_agents.pricing import Price, PriceLookup, price_message
-from tiered_agents.tiers import Tier, model_provider
+from tiered_agents.pricing import Price, PriceLookup, price_result
+from tiered_agents.tiers import Tier, reference_of
 from tiered_agents.tracing.report import CallRecord, CostReport
 from tiered_agents.usage import Usage
 
@@ -117,17 +117,6 @@ def _in_baseline(meta: dict[str, Any]) -> bool:
     return not (role == "worker" and meta.get(attr.ATTEMPT) is not None)
 
 
-def _reference_from(value: Tier | str | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, Tier):
-        return {"tier": value.name, "model": value.model_name,
-                "provider": model_provider(value.model),
-                "price": value.price.to_dict() if value.price else None}
-    provider, _, model = value.rpartition(":")
-    return {"tier": None, "model": model, "provider": provider or None, "price": None}
-
-
 class CostTracker(BaseCallbackHandler):
     """Trace a LangGraph run in OpenTelemetry and report its cost by node, tier and subtask.
 
@@ -174,7 +163,7 @@ class CostTracker(BaseCallbackHandler):
         if capture_content is None:
             capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() in ("true", "1")
         self.capture_content = capture_content
-        self._reference = _reference_from(reference)
+        self._reference = reference_of(reference) if reference is not None else None
         self._prices = PriceLookup()
         self._lock = threading.Lock()
         self._runs: dict[UUID, _Run] = {}
@@ -368,19 +357,10 @@ class CostTracker(BaseCallbackHandler):
         if run is None:
             return
         seconds = time.perf_counter() - run.started
-        generation = response.generations[0][0] if response.generations and \
-            response.generations[0] else None
-        message = generation.message if isinstance(generation, ChatGeneration) else None
-        response_model = None
-        if message is not None:
-            response_model = message.response_metadata.get("model_name") or \
-                message.response_metadata.get("model")
-        model = str(response_model or run.model or "unknown")
         meta = run.metadata
-        price = Price.from_dict(meta[attr.PRICE]) if isinstance(meta.get(attr.PRICE), dict) \
-            else None
-        usage = price_message(message, model=model, provider=run.provider, price=price,
-                              seconds=seconds, lookup=self._prices)
+        message, model, response_model, usage = price_result(
+            response, meta, model=run.model, provider=run.provider, seconds=seconds,
+            lookup=self._prices)
         cache_hit = usage.cost_usd == 0 and bool(
             message is not None and (getattr(message, "usage_metadata", None) or {}).get(
                 "total_cost") == 0)

@@ -13,9 +13,9 @@ from typing import Any
 
 from rich.console import Console
 
-from tiered_agents.contracts import make_contracts
-from tiered_agents.demo import run_review
-from tiered_agents.local.models import NOMINAL_USD_PER_HOUR, LocalModels
+from tiered_agents.cli.contracts import make_contracts
+from tiered_agents.cli.demo import run_review
+from tiered_agents.local import NOMINAL_USD_PER_HOUR, LocalModels
 
 __all__ = ["run_local_bench"]
 

@@ -1,4 +1,9 @@
-"""The `tiered-agents` command line."""
+"""The `tiered-agents` command line: the demo and the benchmarks.
+
+This subpackage holds everything that is not the library: the demo, its sample contracts, the
+benchmark commands, and the terminal output (`rich`, and `matplotlib` for plots). It uses only
+the public API, and no library module imports it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ def _tracing(args: argparse.Namespace) -> object | None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from tiered_agents.demo import run_demo
+    from tiered_agents.cli.demo import run_demo
 
     console = Console()
     provider = _tracing(args)
@@ -43,8 +48,9 @@ def _bench_replay(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
+    from tiered_agents.cli.replay_bench import plot_replay, run_replay_bench, short_name
+    from tiered_agents.errors import OverlapWarning
     from tiered_agents.replay import load_recording
-    from tiered_agents.replay_bench import OverlapWarning, plot_replay, run_replay_bench, short_name
 
     console = Console()
     same = Path(args.train).resolve() == Path(args.test).resolve()
@@ -104,7 +110,7 @@ def _bench_replay(args: argparse.Namespace) -> int:
 
 
 def _bench_local(args: argparse.Namespace) -> int:
-    from tiered_agents.local.bench import run_local_bench
+    from tiered_agents.cli.local_bench import run_local_bench
 
     console = Console()
     summary = run_local_bench(args.contracts, args.out, console)

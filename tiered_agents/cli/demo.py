@@ -19,11 +19,10 @@ from langchain_core.messages import BaseMessage
 from rich.console import Console
 from rich.panel import Panel
 
-from tiered_agents.contracts import FIELDS, Contract, make_contracts
-from tiered_agents.graph import create_tiered_graph
+from tiered_agents import CostReport, CostTracker, Tier, create_tiered_graph
+from tiered_agents.cli.contracts import FIELDS, Contract, make_contracts
+from tiered_agents.cli.report import rich_table
 from tiered_agents.testing import FakeChatModel
-from tiered_agents.tiers import Tier
-from tiered_agents.tracing import CostReport, CostTracker
 from tiered_agents.verifiers import FunctionVerifier, Verdict, VerifyContext
 
 __all__ = ["DemoOutcome", "contract_task", "field_accuracy", "grounded_in", "run_demo",
@@ -271,5 +270,5 @@ def run_demo(console: Console, *, contract_index: int = 0, tracer_provider: Any 
     console.print(f"Fields extracted: {outcome.fields}")
     console.print(f"Field accuracy against the known answers: {outcome.correct}/"
                   f"{len(contract.answers)}  ·  run took {outcome.seconds:.1f} s")
-    console.print(outcome.report.rich_table())
+    console.print(rich_table(outcome.report))
     return outcome

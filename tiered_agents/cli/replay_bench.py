@@ -14,22 +14,15 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from tiered_agents.calibration import calibrate, simulate, to_examples
-from tiered_agents.cascade import create_cascade
+from tiered_agents import CostTracker, EscalationPolicy, Tier, calibrate, create_cascade
+from tiered_agents.calibration import simulate, to_examples
 from tiered_agents.drift import compare_scores, scores_by_tier
-from tiered_agents.escalation import EscalationPolicy
-from tiered_agents.pricing import UnpricedModelWarning
+from tiered_agents.errors import OverlapWarning, UnpricedModelWarning
 from tiered_agents.replay import ReplayChatModel, recording_messages
-from tiered_agents.tiers import Tier
-from tiered_agents.tracing import CostTracker
 from tiered_agents.verifiers import ConfidenceVerifier
 
-__all__ = ["OverlapWarning", "models_cheapest_first", "plot_replay", "recorded_scores",
+__all__ = ["models_cheapest_first", "plot_replay", "recorded_scores",
            "run_replay_bench", "short_name"]
-
-
-class OverlapWarning(UserWarning):
-    """The test questions overlap the calibration questions: results would flatter."""
 
 
 def short_name(path: str | Path) -> str:
