@@ -32,23 +32,23 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from tiered_agents.calibration import (  # noqa: E402
+from tiered_agents.calibration import (
     calibrate,
     search_frontier,
     simulate,
     to_examples,
 )
-from tiered_agents.cli.replay_bench import (  # noqa: E402
+from tiered_agents.cli.replay_bench import (
     models_cheapest_first,
     recorded_scores,
     run_replay_bench,
     short_name,
 )
-from tiered_agents.drift import compare_scores  # noqa: E402
-from tiered_agents.escalation import EscalationPolicy  # noqa: E402
-from tiered_agents.replay import load_recording  # noqa: E402
+from tiered_agents.drift import compare_scores
+from tiered_agents.escalation import EscalationPolicy
+from tiered_agents.replay import load_recording
 
 ROOT = Path(__file__).resolve().parent
 TARGETS = (0.99, 0.97, 0.95, 0.9)

@@ -23,12 +23,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _machine import machine  # noqa: E402
+from _machine import machine
 
-from tiered_agents import CostTracker, Tier, create_tiered_graph  # noqa: E402
-from tiered_agents.cli.contracts import make_contracts  # noqa: E402
-from tiered_agents.cli.demo import contract_task, scripted_tiers  # noqa: E402
-from tiered_agents.testing import FakeChatModel  # noqa: E402
+from tiered_agents import CostTracker, Tier, create_tiered_graph
+from tiered_agents.cli.contracts import make_contracts
+from tiered_agents.cli.demo import contract_task, scripted_tiers
+from tiered_agents.testing import FakeChatModel
 
 
 class DropExporter(SpanExporter):

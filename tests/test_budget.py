@@ -54,7 +54,7 @@ def small(max_concurrency: int | None = None, delay: float = 0.02, **kw: Any) ->
 
 
 def test_budget_validates_its_mode() -> None:
-    with pytest.raises(ValueError, match="Invalid on_exceed: 'pause'. Needs to be one of"):
+    with pytest.raises(ValueError, match=r"Invalid on_exceed: 'pause'\. Needs to be one of"):
         Budget(max_usd=1, on_exceed="pause")  # type: ignore[arg-type]
 
 

@@ -14,8 +14,9 @@ from tiered_agents.calibration import Outcome, search_frontier, simulate
 TIERS = ["cheap", "mid", "top"]
 
 
-def example(cheap_ok: bool, cheap_score: float | None, mid_ok: bool = True, top_ok: bool = True,
-            cheap_answer: str = "x", mid_answer: str = "x") -> dict[str, Outcome]:
+def example(cheap_ok: bool, cheap_score: float | None, *, mid_ok: bool = True,
+            top_ok: bool = True, cheap_answer: str = "x", mid_answer: str = "x"
+            ) -> dict[str, Outcome]:
     return {"cheap": Outcome(cheap_ok, 1.0, cheap_score, cheap_answer),
             "mid": Outcome(mid_ok, 5.0, -0.5, mid_answer),
             "top": Outcome(top_ok, 20.0, None, "x")}

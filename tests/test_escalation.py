@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pytest
@@ -68,19 +69,14 @@ async def test_schema_verifier(answer: Any, passed: bool) -> None:
 ])
 async def test_confidence_verifier(message: AIMessage, passed: bool, score: float | None) -> None:
     verifier = ConfidenceVerifier(threshold=-0.2)
-    with pytest.warns(UserWarning) if score is None else _nothing():
-        verdict = verifier.check(ctx(message=message, tier=Tier(f"t{passed}{score}",
-                                                                 FakeChatModel())))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        verdict = verifier.check(ctx(message=message))
+        assert (await verifier.acheck(ctx(message=message))).passed is passed
     assert (verdict.passed, verdict.score) == (passed, score)
-    assert (await verifier.acheck(ctx(message=message))).passed is passed
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+    # No log-probabilities: one warning per verifier and tier (not per call), naming the fix.
+    warned = [w for w in caught if "logprobs=True" in str(w.message)]
+    assert len(warned) == (0 if score is not None else 1)
 
 
 @pytest.mark.parametrize(("reply", "passed", "score"), [

@@ -46,7 +46,8 @@ def structured(model: Any, schema: Any) -> Runnable[Any, Any] | None:
     """`model.with_structured_output(schema, include_raw=True)`, or `None` for models that
     do not support it (many raise `NotImplementedError`): callers then ask for JSON in text."""
     try:
-        return model.with_structured_output(schema, include_raw=True)
+        bound: Runnable[Any, Any] = model.with_structured_output(schema, include_raw=True)
+        return bound
     except (NotImplementedError, ValueError, TypeError):
         return None
 
@@ -109,18 +110,19 @@ class AttemptSettings:
                           limiter=self.limiters.get(tier.name), metadata=metadata)
 
 
-class _Outcome(Runnable[dict, None]):
+class _Outcome(Runnable[dict[str, Any], None]):
     """Announces an attempt's outcome to callbacks (`attributes.OUTCOME_EVENT`) on the node's
     own run, so a tracker can count the accepted attempt's calls in its frontier baseline.
     Runs no model and starts no run of its own; telemetry never breaks the run."""
 
-    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> None:
+    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
+               **kwargs: Any) -> None:
         try:
             dispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
         except RuntimeError:  # no parent run (called outside a graph): nobody to tell
             pass
 
-    async def ainvoke(self, input: dict, config: RunnableConfig | None = None,
+    async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> None:
         try:
             await adispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
@@ -134,13 +136,13 @@ Messages = Callable[[bool], list[BaseMessage]]
 """Builds the prompt; the flag asks for "reply with JSON only" wording."""
 
 
-def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
+def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage], *,
                config: RunnableConfig, seen: list[AIMessage], meta: dict[str, Any],
                budget: RunBudget | None) -> Steps[AIMessage]:
     tools = {t.name: t for t in s.tools}
     bound = s.with_tools[tier.name]
     for _ in range(s.max_tool_rounds):
-        reply = yield s.call(tier, bound, messages, config, budget, **meta)
+        reply: AIMessage = yield s.call(tier, bound, messages, config, budget, **meta)
         seen.append(reply)
         messages = [*messages, reply]
         if not reply.tool_calls:
@@ -161,17 +163,18 @@ def _tool_loop(s: AttemptSettings, tier: Tier, messages: list[BaseMessage],
                                          status="error")
             messages.append(result)
     messages.append(HumanMessage("The tool budget is used up. Give your final answer now."))
-    reply = yield s.call(tier, tier.chat_model, messages, config, budget, **meta)
-    seen.append(reply)
-    return reply
+    final: AIMessage = yield s.call(tier, tier.chat_model, messages, config, budget, **meta)
+    seen.append(final)
+    return final
 
 
-def _produce(s: AttemptSettings, tier: Tier, messages: Messages, schema: dict[str, Any] | None,
-             instruction: str, config: RunnableConfig, seen: list[AIMessage],
-             meta: dict[str, Any], budget: RunBudget | None) -> Steps[Any]:
+def _produce(s: AttemptSettings, tier: Tier, messages: Messages, *,
+             schema: dict[str, Any] | None, instruction: str, config: RunnableConfig,
+             seen: list[AIMessage], meta: dict[str, Any], budget: RunBudget | None
+             ) -> Steps[Any]:
     if s.tools:
-        reply = yield from _tool_loop(s, tier, messages(schema is not None), config, seen, meta,
-                                      budget)
+        reply = yield from _tool_loop(s, tier, messages(schema is not None), config=config,
+                                      seen=seen, meta=meta, budget=budget)
         return text_of(reply) if schema is None else extract_json(text_of(reply))
     if schema is not None:
         titled = {"title": "subtask_output", "description": instruction[:200], **schema}
@@ -236,8 +239,8 @@ def attempt_steps(
     output: Any = None
     error: str | None = None
     try:
-        output = yield from _produce(s, tier, messages, schema, request, config, seen, meta,
-                                     budget)
+        output = yield from _produce(s, tier, messages, schema=schema, instruction=request,
+                                     config=config, seen=seen, meta=meta, budget=budget)
         _check(output, schema)
     except (GraphBubbleUp, BudgetStopped):
         raise

@@ -178,8 +178,8 @@ class RunBudget:
         self.stopped: str | None = None
 
     @property
-    def mode(self) -> OnExceed | None:
-        return self.budget.on_exceed if self.budget else None
+    def stops_calls(self) -> bool:
+        return self.budget is not None and self.budget.stops_calls
 
     def _live(self) -> Spend:
         if self.key is not None:
@@ -191,7 +191,7 @@ class RunBudget:
         """Why the budget is spent, or `None` while there is room."""
         if self.budget is None:
             return None
-        if self.committed.get("exceeded") and self.mode != "downgrade":
+        if self.committed.get("exceeded") and self.budget.stops_calls:
             return f"the budget was already exceeded at {self.committed.get('stopped_at')}"
         live = self._live()
         committed_node = _usd((self.committed.get("by_node") or {}).get(self.node))
@@ -206,12 +206,13 @@ class RunBudget:
 
     @property
     def downgraded(self) -> bool:
-        return self.mode == "downgrade" and self.exceeded() is not None
+        return self.budget is not None and not self.budget.stops_calls and \
+            self.exceeded() is not None
 
     def guard(self) -> None:
         """Called before each model call: refuses it (`BudgetStopped`) when the budget is
         spent."""
-        if self.mode in (None, "downgrade"):
+        if not self.stops_calls:
             return
         reason = self.exceeded()
         if reason is not None:
@@ -244,7 +245,7 @@ class RunBudget:
         if self.fresh:
             update["limit_usd"] = self.budget.max_usd
             update["limit_tokens"] = self.budget.max_tokens
-        reason = self.stopped or (self.exceeded() if self.mode == "downgrade" else None)
+        reason = self.stopped or (None if self.budget.stops_calls else self.exceeded())
         if reason is not None:
             update["exceeded"], update["stopped_at"] = True, stopped_at or self.node
         return update

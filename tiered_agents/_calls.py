@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -26,8 +26,8 @@ from tiered_agents._budget import RunBudget
 from tiered_agents.errors import TieredAgentsError
 from tiered_agents.tiers import Tier, model_provider
 
-__all__ = ["Call", "Limiter", "Steps", "as_tool", "model_call", "node_pair", "node_retry_policy",
-           "retryable", "run_async", "run_sync", "text_of"]
+__all__ = ["Call", "Limiter", "Steps", "Update", "as_tool", "model_call", "node_pair",
+           "node_retry_policy", "retryable", "run_async", "run_sync", "text_of"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,9 @@ class Call:
 
 
 Steps = Generator[Call, Any, T]
+"""A node body: yields the calls it needs, gets their results back, returns `T`."""
+Update = dict[str, Any]
+"""A node's state update."""
 
 
 def _run(call: Call) -> Any:
@@ -121,7 +124,7 @@ def run_sync(steps: Steps[T]) -> T:
             else:
                 call = steps.send(result)
     except StopIteration as stop:
-        return stop.value
+        return cast(T, stop.value)
 
 
 async def run_async(steps: Steps[T]) -> T:
@@ -136,7 +139,7 @@ async def run_async(steps: Steps[T]) -> T:
             else:
                 call = steps.send(result)
     except StopIteration as stop:
-        return stop.value
+        return cast(T, stop.value)
 
 
 def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[Any]], settings: Any

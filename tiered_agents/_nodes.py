@@ -13,7 +13,7 @@ from langgraph.types import Send
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, structured
 from tiered_agents._budget import RunBudget, on_budget_stop
-from tiered_agents._calls import Steps, text_of
+from tiered_agents._calls import Steps, Update, text_of
 from tiered_agents.errors import BudgetStopped, PlanError, PlanValidationError, SubtaskFailedError
 from tiered_agents.plan import Plan, Subtask, parse_plan, validate_plan
 from tiered_agents.prompts import (
@@ -51,7 +51,7 @@ class GraphSettings:
         return RunBudget(self.attempts.budget, state.get("budget"), node)
 
 
-def _planner_prompt(task: str, tiers: list[Tier], max_subtasks: int, previous: Any,
+def _planner_prompt(task: str, tiers: list[Tier], *, max_subtasks: int, previous: Any,
                     problem: str, json_only: bool) -> list[Any]:
     messages = planner_messages(task, tiers, max_subtasks=max_subtasks, json_only=json_only)
     if previous is not None:
@@ -62,7 +62,7 @@ def _planner_prompt(task: str, tiers: list[Tier], max_subtasks: int, previous: A
 # --- planner -------------------------------------------------------------------------------
 
 
-def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[Update]:
     budget = s.run_budget(state, "planner")
     try:
         update = yield from _plan(state, config, s, budget)
@@ -72,7 +72,7 @@ def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> 
 
 
 def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: RunBudget
-          ) -> Steps[dict]:
+          ) -> Steps[Update]:
     task, a = state["task"], s.attempts
     planner = a.tiers[0] if budget.downgraded else s.planner
     plan_output = structured(planner.chat_model, Plan)
@@ -80,12 +80,12 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
     previous: Any = None
     asks = 0
     for _ in range(MAX_PLAN_RETRIES + 1):
-        ask = functools.partial(_planner_prompt, task, a.tiers, s.max_subtasks, previous,
-                                problem)
+        ask = functools.partial(_planner_prompt, task, a.tiers, max_subtasks=s.max_subtasks,
+                                previous=previous, problem=problem)
         candidate: Any = None
         if plan_output is not None:
             try:
-                out = yield a.call(planner, plan_output, ask(False), config, budget)
+                out = yield a.call(planner, plan_output, ask(json_only=False), config, budget)
                 asks += 1
                 candidate = out.get("parsed")
                 if candidate is None and out.get("raw") is not None:
@@ -95,7 +95,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
             if candidate is None:
                 plan_output = None  # unsupported or unparsable: ask for JSON in plain text
         if candidate is None:
-            reply = yield a.call(planner, planner.chat_model, ask(True), config, budget)
+            reply = yield a.call(planner, planner.chat_model, ask(json_only=True), config, budget)
             asks += 1
             candidate = text_of(reply)
         try:
@@ -111,7 +111,7 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
 # --- workers -------------------------------------------------------------------------------
 
 
-def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -> Steps[Update]:
     subtask: Subtask = payload["subtask"]
     a = s.attempts
     budget = RunBudget(a.budget, payload.get("budget"), "worker")
@@ -147,11 +147,11 @@ def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -
 
 def _budget_stop(state: TieredState, s: GraphSettings) -> bool:
     budget = state.get("budget") or {}
-    mode = s.attempts.budget.on_exceed if s.attempts.budget else None
-    return bool(budget.get("exceeded")) and mode in ("stop", "interrupt", "raise")
+    return bool(budget.get("exceeded")) and s.attempts.budget is not None and \
+        s.attempts.budget.stops_calls
 
 
-def dispatch(state: TieredState, s: GraphSettings) -> dict:
+def dispatch(state: TieredState, s: GraphSettings) -> dict[str, Any]:
     """The scheduler's gate: stops on failed subtasks and applies the budget's mode."""
     results = state.get("results") or {}
     for subtask_id, result in results.items():
@@ -199,7 +199,7 @@ def _send(state: TieredState, subtask: Subtask, tier: str, attempts: list[Attemp
     return Send("worker", payload)
 
 
-def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[dict]:
+def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[Update]:
     budget = s.run_budget(state, "synthesizer")
     tier = s.attempts.tiers[0] if budget.downgraded else s.synthesizer
     messages = synthesizer_messages(state["task"], state["plan"], state.get("results") or {})

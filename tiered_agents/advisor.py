@@ -32,6 +32,7 @@ from tiered_agents._calls import (
     Call,
     Limiter,
     Steps,
+    Update,
     as_tool,
     model_call,
     node_pair,
@@ -94,8 +95,8 @@ def _compact(messages: Sequence[BaseMessage], limit: int) -> str:
     tools = [c["name"] for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
     recent: list[str] = []
     budget = max(limit - len(task[:limit // 3]) - 200, 200)
-    for line in reversed(lines[1:]):
-        line = line if len(line) <= 600 else line[:600] + " [...]"
+    for whole_line in reversed(lines[1:]):
+        line = whole_line if len(whole_line) <= 600 else whole_line[:600] + " [...]"
         if sum(len(r) for r in recent) + len(line) > budget:
             break
         recent.append(line)
@@ -105,7 +106,7 @@ def _compact(messages: Sequence[BaseMessage], limit: int) -> str:
 
 
 class _Settings:
-    def __init__(self, executor: Tier, advisor: Tier, tools: list[BaseTool],
+    def __init__(self, *, executor: Tier, advisor: Tier, tools: list[BaseTool],
                  max_advisor_calls: int, max_steps: int, system_prompt: str,
                  compact_chars: int, budget: Budget | None, retry: RetryPolicy) -> None:
         self.executor, self.advisor = executor, advisor
@@ -127,7 +128,7 @@ class _Settings:
                           limiter=self.limiters.get(tier.name))
 
 
-def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[dict]:
+def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[Update]:
     budget = RunBudget(s.budget, state.get("budget"), "executor")
     messages = [SystemMessage(s.system_prompt), *state["messages"]]
     reset: BudgetState = {}
@@ -150,7 +151,7 @@ def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -
     return update
 
 
-def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[dict]:
+def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[Update]:
     last = state["messages"][-1]
     asks = [c for c in getattr(last, "tool_calls", []) if c["name"] == ADVISOR_TOOL]
     used = state.get("advisor_calls", 0)
@@ -194,8 +195,8 @@ def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) ->
 
 
 def _route(state: AdvisorState, s: _Settings) -> list[str] | str:
-    if state.get("answer") is not None or (state.get("budget") or {}).get("exceeded") and \
-            s.budget is not None and s.budget.on_exceed != "downgrade":
+    if state.get("answer") is not None or ((state.get("budget") or {}).get("exceeded") and \
+            s.budget is not None and s.budget.stops_calls):
         return END
     last = state["messages"][-1]
     calls = getattr(last, "tool_calls", []) or []
@@ -222,7 +223,7 @@ def create_advisor_agent(
     retry_policy: RetryPolicy | None = None,
     checkpointer: Checkpointer = None,
     name: str = "advisor_agent",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a tool-calling agent on a cheap `executor` that may consult a frontier `advisor`.
 
     The executor runs a loop with the user's `tools` plus `ask_advisor`. Calling it sends the
@@ -246,11 +247,13 @@ def create_advisor_agent(
     if any(t.name == ADVISOR_TOOL for t in user_tools):
         raise ValueError(f"A tool named {ADVISOR_TOOL!r} is reserved for the advisor.")
     retry = retry_policy or RetryPolicy()
-    s = _Settings(executor, advisor, user_tools, max_advisor_calls, max_steps,
-                  system_prompt or _EXECUTOR_PROMPT, compact_chars, budget, retry)
+    s = _Settings(executor=executor, advisor=advisor, tools=user_tools,
+                  max_advisor_calls=max_advisor_calls, max_steps=max_steps,
+                  system_prompt=system_prompt or _EXECUTOR_PROMPT,
+                  compact_chars=compact_chars, budget=budget, retry=retry)
     reference = reference_of(advisor)
 
-    def node(body: Any, label: str) -> RunnableLambda:
+    def node(body: Any, label: str) -> RunnableLambda[Any, Any]:
         sync, asynchronous = node_pair(body, s)
         return RunnableLambda(sync, afunc=asynchronous, name=label)
 
@@ -264,11 +267,15 @@ def create_advisor_agent(
         calls = [c for c in last.tool_calls if c["name"] != ADVISOR_TOOL]
         return {"messages": [last.model_copy(update={"tool_calls": calls})]}
 
-    def run_tools(state: AdvisorState, config: RunnableConfig) -> dict:
-        return tool_node.invoke(user_calls(state), config)  # type: ignore[union-attr]
+    def run_tools(state: AdvisorState, config: RunnableConfig) -> dict[str, Any]:
+        assert tool_node is not None, "tools run only when there are tools"
+        update: dict[str, Any] = tool_node.invoke(user_calls(state), config)
+        return update
 
-    async def arun_tools(state: AdvisorState, config: RunnableConfig) -> dict:
-        return await tool_node.ainvoke(user_calls(state), config)  # type: ignore[union-attr]
+    async def arun_tools(state: AdvisorState, config: RunnableConfig) -> dict[str, Any]:
+        assert tool_node is not None, "tools run only when there are tools"
+        update: dict[str, Any] = await tool_node.ainvoke(user_calls(state), config)
+        return update
 
     builder = StateGraph(AdvisorState)
     builder.add_node("executor", node(_executor_steps, "executor"),

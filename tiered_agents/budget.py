@@ -83,6 +83,12 @@ class Budget:
                 _limit(f"per_node[{node!r}]", value, float)
             object.__setattr__(self, "per_node", dict(self.per_node))
 
+    @property
+    def stops_calls(self) -> bool:
+        """Whether a reached limit refuses new model calls (every mode but `downgrade`, which
+        lets the remaining work run on the cheapest tier)."""
+        return self.on_exceed != "downgrade"
+
     def check(self, spent: Spend, node: str | None = None) -> str | None:
         """Why the budget leaves no room for another call by `node`, or `None` while it does.
 

@@ -234,7 +234,7 @@ def _p_value(correct: Sequence[bool], top_correct: Sequence[bool], target: float
     return min(1.0, 2 * min(sign_test(worse, better, target), betting_test(losses, target)))
 
 
-def _certify(examples: Sequence[Example], names: Sequence[str], target: float,
+def _certify(examples: Sequence[Example], names: Sequence[str], *, target: float,
              confidence: float, max_tiers: int, agreement: bool
              ) -> tuple[list[_Candidate], int, int]:
     top_correct = [e[names[-1]].correct for e in examples]
@@ -277,10 +277,10 @@ def _reference_scores(policy: EscalationPolicy, examples: Sequence[Example],
          seen)
     out = {}
     for tier, values in seen.items():
-        values.sort()
-        if len(values) > keep:
-            values = [values[round(i * (len(values) - 1) / (keep - 1))] for i in range(keep)]
-        out[tier] = tuple(round(v, 6) for v in values)
+        ordered = sorted(values)
+        if len(ordered) > keep:
+            ordered = [ordered[round(i * (len(ordered) - 1) / (keep - 1))] for i in range(keep)]
+        out[tier] = tuple(round(v, 6) for v in ordered)
     return out
 
 
@@ -338,8 +338,9 @@ def calibrate(
     if max_tiers < 1:
         raise ValueError(f"max_tiers must be >= 1, got {max_tiers}.")
     top = simulate(EscalationPolicy(tiers=(names[-1],)), outcomes, names)
-    certified, families, tested = _certify(outcomes, names, target_quality, confidence,
-                                           max_tiers, agreement)
+    certified, families, tested = _certify(outcomes, names, target=target_quality,
+                                           confidence=confidence, max_tiers=max_tiers,
+                                           agreement=agreement)
     best = min(certified, key=lambda c: (c.result.cost_usd, -c.result.accuracy), default=None)
     chosen = best.result if best is not None else top
     frontier = search_frontier(outcomes, names)

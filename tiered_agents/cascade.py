@@ -17,7 +17,7 @@ from typing_extensions import TypedDict
 from tiered_agents import attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps
 from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
-from tiered_agents._calls import Steps, node_pair, node_retry_policy, text_of
+from tiered_agents._calls import Steps, Update, node_pair, node_retry_policy, text_of
 from tiered_agents.budget import Budget
 from tiered_agents.errors import BudgetStopped, CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
@@ -51,7 +51,7 @@ def _request(messages: Sequence[BaseMessage]) -> str:
 
 
 def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSettings
-                  ) -> Steps[dict]:
+                  ) -> Steps[Update]:
     prior = list(state.get("attempts") or [])
     messages: list[BaseMessage] = list(state["messages"])
     budget = RunBudget(s.budget, state.get("budget"), "worker")
@@ -102,7 +102,7 @@ def create_cascade(
     retry_policy: RetryPolicy | None = None,
     checkpointer: Checkpointer = None,
     name: str = "cascade",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a graph that answers on the cheapest tier and escalates weak answers.
 
     Each attempt is one run of the `answer` node: the tier answers the request's messages, the

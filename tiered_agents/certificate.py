@@ -9,7 +9,7 @@ from typing import Any
 __all__ = ["Certificate"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Certificate:
     """The statistical claim behind a calibrated `EscalationPolicy`.
 

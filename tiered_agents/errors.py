@@ -89,7 +89,7 @@ class CascadeFailedError(TieredAgentsError):
         )
 
 
-class BudgetExceeded(TieredAgentsError):
+class BudgetExceeded(TieredAgentsError):  # noqa: N818 - the public name since 0.1
     """A budget with `on_exceed="raise"` was reached. `state` is what the run had (finished
     results included); `budget` the spending figures."""
 

@@ -36,7 +36,7 @@ def normalize_answer(text: Any) -> str:
     return _PUNCT.sub("", text).lower()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EscalationPolicy:
     """How a request climbs the ladder of tiers. Serialises to and from JSON.
 

@@ -45,7 +45,7 @@ def create_tiered_graph(
     retry_policy: RetryPolicy | None = None,
     checkpointer: Checkpointer = None,
     name: str = "tiered_agent",
-) -> CompiledStateGraph:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build a graph where `planner` writes a plan and `tiers` (cheapest first) execute it.
 
     Independent subtasks run in parallel (LangGraph `Send`). A subtask starts on the tier the
@@ -99,7 +99,7 @@ def create_tiered_graph(
     reference = reference_of(tiers[-1])
     node_retry = node_retry_policy(retry)
 
-    def node(body: Any) -> RunnableLambda:
+    def node(body: Any) -> RunnableLambda[Any, Any]:
         sync, asynchronous = node_pair(body, settings)
         return RunnableLambda(sync, afunc=asynchronous, name=body.__name__)
 

@@ -43,7 +43,7 @@ def _dec(value: float | int | str | Decimal | None) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Price:
     """Prices of a model, set by hand: per million tokens, or per hour for self-hosted models."""
 
@@ -136,7 +136,8 @@ class PriceLookup:
         with self._lock:
             cached = self._matched.get(key)
         if cached is not None and cached[1] > time.monotonic():
-            return cached[0].calc_price(priced)["total_price"]
+            total: Decimal = cached[0].calc_price(priced)["total_price"]
+            return total
         for candidate in (provider_id, None) if provider_id else (None,):
             try:
                 result = calc_price(priced, model, provider_id=candidate)

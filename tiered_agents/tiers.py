@@ -124,6 +124,7 @@ def reference_of(value: Tier | str) -> dict[str, Any]:
 def model_provider(model: Any) -> str | None:
     """The LangSmith provider id (`ls_provider`) of a chat model, when it declares one."""
     try:
-        return model._get_ls_params().get("ls_provider")  # noqa: SLF001 - public in practice
+        provider = model._get_ls_params().get("ls_provider")  # noqa: SLF001 - public in practice
+        return provider if isinstance(provider, str) else None
     except Exception:
         return None

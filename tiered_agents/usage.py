@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage
 __all__ = ["Usage", "usage_from_message"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Usage:
     """Tokens, calls and cost of one or more model calls. Instances can be added."""
 

@@ -276,5 +276,5 @@ def run_verifier(verifier: Verifier, ctx: VerifyContext, budget: RunBudget | Non
         return verifier.check(ctx)
     name = getattr(verifier, "name", None) or type(verifier).__name__
     runnable = RunnableLambda(verifier.check, afunc=verifier.acheck, name=name)
-    verdict = yield Call(runnable, ctx, ctx.config)
+    verdict: Verdict = yield Call(runnable, ctx, ctx.config)
     return verdict

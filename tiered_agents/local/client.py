@@ -28,12 +28,12 @@ __all__ = ["LocalChatOpenAI"]
 def _schema_of(response_format: Any) -> dict[str, Any] | None:
     if not isinstance(response_format, dict):
         return None
-    if isinstance(response_format.get("schema"), dict):
-        return response_format["schema"]
+    schema = response_format.get("schema")
+    if isinstance(schema, dict):
+        return schema
     inner = response_format.get("json_schema")
-    if isinstance(inner, dict) and isinstance(inner.get("schema"), dict):
-        return inner["schema"]
-    return None
+    nested = inner.get("schema") if isinstance(inner, dict) else None
+    return nested if isinstance(nested, dict) else None
 
 
 class LocalChatOpenAI(ChatOpenAI):
@@ -45,7 +45,7 @@ class LocalChatOpenAI(ChatOpenAI):
     disable_streaming: bool = True
 
     def _get_request_payload(self, input_: LanguageModelInput, *, stop: list[str] | None = None,
-                             **kwargs: Any) -> dict:
+                             **kwargs: Any) -> dict[str, Any]:
         payload = super()._get_request_payload(input_, stop=stop, **kwargs)
         extra = dict(payload.get("extra_body") or {})
         for key in ("max_completion_tokens", "max_tokens"):

@@ -102,16 +102,16 @@ class LocalModels:
         self.stop()
 
 
-_SHARED: LocalModels | None = None
+_SHARED: dict[str, LocalModels] = {}
+"""The process's servers, started once by `local_tiers`."""
 _LOCK = threading.Lock()
 
 
 def local_tiers(**options: Any) -> list[Tier]:
     """Start the local servers once per process (stopped at exit) and return their tiers,
     cheapest first: `[small, frontier]`."""
-    global _SHARED
     with _LOCK:
-        if _SHARED is None:
-            _SHARED = LocalModels(**options).start()
-            atexit.register(_SHARED.stop)
-    return list(_SHARED.tiers())
+        if "models" not in _SHARED:
+            _SHARED["models"] = LocalModels(**options).start()
+            atexit.register(_SHARED["models"].stop)
+    return list(_SHARED["models"].tiers())
