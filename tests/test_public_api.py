@@ -57,16 +57,17 @@ def test_every_error_is_a_tiered_agents_error() -> None:
     assert issubclass(errors.ServerError, RuntimeError)
 
 
-def _imports(path: Path) -> set[str]:
-    """The `tiered_agents` modules a source file imports, TYPE_CHECKING blocks included."""
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """The `tiered_agents` modules a source file imports, TYPE_CHECKING blocks and imports
+    inside functions included (`from package import module` counts as the module)."""
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and \
-                node.module.startswith("tiered_agents"):
-            out.add(node.module)
-            out.update(f"{node.module}.{a.name}" for a in node.names)
+        if isinstance(node, ast.ImportFrom) and node.module in modules:
+            for alias in node.names:
+                name = f"{node.module}.{alias.name}"
+                out.add(name if name in modules else node.module)
         elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.startswith("tiered_agents"))
+            out.update(a.name for a in node.names if a.name in modules)
     return out
 
 
@@ -75,8 +76,7 @@ def _module_graph() -> dict[str, set[str]]:
     for path in PACKAGE.rglob("*.py"):
         parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
         names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return {name: {m for m in _imports(path) if m in names and m != name}
-            for name, path in names.items()}
+    return {name: _imports(path, set(names)) - {name} for name, path in names.items()}
 
 
 def test_the_module_graph_is_acyclic_and_the_library_never_imports_the_cli() -> None:
@@ -86,8 +86,6 @@ def test_the_module_graph_is_acyclic_and_the_library_never_imports_the_cli() -> 
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
         for dep in graph[name]:
-            if dep.startswith(name + "."):
-                continue  # a package importing its own submodules
             assert state.get(dep) != 1, f"import cycle: {' -> '.join([*path, name, dep])}"
             if dep not in state:
                 visit(dep, [*path, name])

@@ -19,7 +19,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import get_runtime
 from langgraph.types import RetryPolicy
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
 from tiered_agents._calls import Call, Limiter, Steps, model_call, retryable, text_of
 from tiered_agents._json import extract_json

@@ -21,7 +21,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool, tool
 from langgraph.types import RetryPolicy
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
 from tiered_agents.errors import TieredAgentsError
 from tiered_agents.tiers import Tier, model_provider

@@ -10,7 +10,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
 from langgraph.types import Send
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, structured
 from tiered_agents._budget import RunBudget, on_budget_stop
 from tiered_agents._calls import Steps, Update, text_of

@@ -26,7 +26,7 @@ from langgraph.types import Checkpointer, RetryPolicy
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
 from tiered_agents._calls import (
     Call,

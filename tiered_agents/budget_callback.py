@@ -11,7 +11,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._budget import on_budget_stop
 from tiered_agents.budget import Budget, Spend
 from tiered_agents.pricing import price_result

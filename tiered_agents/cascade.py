@@ -14,7 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 from typing_extensions import TypedDict
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps
 from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
 from tiered_agents._calls import Steps, Update, node_pair, node_retry_policy, text_of

@@ -11,7 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings
 from tiered_agents._calls import as_tool, node_pair, node_retry_policy
 from tiered_agents._nodes import (

@@ -17,7 +17,7 @@ from genai_prices import Usage as _PriceUsage
 from genai_prices import calc_price
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents.errors import UnpricedModelWarning
 from tiered_agents.usage import Usage, usage_from_message
 

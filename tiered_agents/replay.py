@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 
 __all__ = ["ReplayChatModel", "load_recording", "recording_messages"]
 

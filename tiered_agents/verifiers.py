@@ -29,7 +29,7 @@ import jsonschema
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
 from tiered_agents._calls import Call, Steps, model_call, run_async, run_sync
 from tiered_agents._json import extract_json

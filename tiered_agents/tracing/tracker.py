@@ -31,7 +31,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as ge
 from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from tiered_agents import attributes as attr
+import tiered_agents.attributes as attr
 from tiered_agents.pricing import Price, PriceLookup, price_result
 from tiered_agents.tiers import Tier, reference_of
 from tiered_agents.tracing.report import CallRecord, CostReport
@@ -150,8 +150,7 @@ class CostTracker(BaseCallbackHandler):
         reference: Tier | str | None = None,
     ) -> None:
         super().__init__()
-        from tiered_agents import __name__ as package
-
+        package = __name__.partition(".")[0]  # "tiered_agents": the instrumentation scope
         self._tracer = trace.get_tracer(package, tracer_provider=tracer_provider)
         meter = metrics.get_meter(package, meter_provider=meter_provider)
         self._token_usage = gen_ai_metrics.create_gen_ai_client_token_usage(meter)
