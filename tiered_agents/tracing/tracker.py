@@ -27,8 +27,12 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphBubbleUp
 from opentelemetry import metrics, trace
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
-from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv._incubating.attributes import (  # noqa: PLC2701 - GenAI constants
+    gen_ai_attributes as gen_ai,
+)
+from opentelemetry.semconv._incubating.metrics import (  # noqa: PLC2701 - GenAI metrics
+    gen_ai_metrics,
+)
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 import tiered_agents.attributes as attr
