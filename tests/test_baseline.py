@@ -63,6 +63,18 @@ def test_all_escalated_cascade_costs_more_than_the_frontier_alone() -> None:
     assert "rejected attempts" in table and BASELINE == report.to_dict()["baseline"]
 
 
+async def test_the_baseline_is_the_same_under_ainvoke() -> None:
+    tracker = CostTracker()
+    cascade = create_cascade(list(cascade_tiers()), verifier=FunctionVerifier(lambda ctx: False))
+    for i in range(3):
+        await cascade.ainvoke({"messages": [HumanMessage(f"Capital of Peru? ({i})")]},
+                              config={"callbacks": [tracker]})
+    report = tracker.report()
+    assert [(c.tier, c.baseline) for c in report.calls] == [("small", False),
+                                                             ("frontier", True)] * 3
+    assert report.savings_ratio is not None and report.savings_ratio < 1
+
+
 def test_all_accepted_cascade_saves_the_price_ratio() -> None:
     report = run_cascade(accept_small=True)
     assert {c.tier for c in report.calls} == {"small"} and len(report.calls) == 4
