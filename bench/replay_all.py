@@ -36,7 +36,7 @@ from _machine import machine
 
 from tiered_agents.calibration import (
     calibrate,
-    search_frontier,
+    frontier_policies,
     simulate,
     to_examples,
 )
@@ -84,7 +84,9 @@ def price_of_guarantee(files: list[Path], calibrate_n: int, splits: int, confide
                 top_test = simulate(top, test, models)
                 policy = calibrate(cal, models, target_quality=target, confidence=confidence)
                 top_cal = simulate(top, cal, models).accuracy
-                loose = next((r.policy for r in search_frontier(cal, models)
+                # The uncertified choice, from the frontier `calibrate` already searched.
+                assert policy.certificate is not None
+                loose = next((r.policy for r in frontier_policies(policy.certificate)
                               if r.accuracy >= target * top_cal), top)
                 for chosen, out in ((policy, certified), (loose, uncertified)):
                     result = simulate(chosen, test, models)

@@ -25,8 +25,7 @@ from tiered_agents.errors import BudgetExceeded, BudgetStopped
 from tiered_agents.pricing import Price, price_message
 from tiered_agents.usage import Usage
 
-__all__ = ["BudgetState", "RunBudget", "merge_budget", "on_budget_stop", "public_view",
-           "resume_update"]
+__all__ = ["BudgetState", "RunBudget", "merge_budget", "on_budget_stop"]
 
 
 class BudgetState(TypedDict, total=False):
@@ -80,20 +79,20 @@ def merge_budget(left: BudgetState | None, right: BudgetState | None) -> BudgetS
     return out
 
 
-def initial_state(budget: Budget) -> BudgetState:
+def _initial_state(budget: Budget) -> BudgetState:
     return {"limit_usd": budget.max_usd, "limit_tokens": budget.max_tokens,
             "spent_usd": Decimal(0), "spent_tokens": 0, "by_node": {}, "exceeded": False,
             "stopped_at": None}
 
 
-def public_view(state_budget: Mapping[str, Any] | None) -> dict[str, Any]:
+def _public_view(state_budget: Mapping[str, Any] | None) -> dict[str, Any]:
     """What a user sees of the spending in an interrupt or a `BudgetExceeded`."""
     b = dict(state_budget or {})
     return {"limit_usd": b.get("limit_usd"), "spent_usd": _usd(b.get("spent_usd")),
             "exceeded": bool(b.get("exceeded")), "stopped_at": b.get("stopped_at")}
 
 
-def resume_update(answer: Any) -> BudgetState:
+def _resume_update(answer: Any) -> BudgetState:
     """The `budget` update for an interrupt resumed with `answer`: a new dollar limit (a
     number, or {"max_usd": ..., "max_tokens": ...})."""
     update: BudgetState = {"reset": True}
@@ -115,11 +114,11 @@ def on_budget_stop(budget: Budget | None, reason: str, *, state: Mapping[str, An
     `stop` and `downgrade`: returns `None`; the caller ends its work cleanly.
     """
     mode: OnExceed = budget.on_exceed if budget is not None else "stop"
-    view = public_view(spent)
+    view = _public_view(spent)
     if mode == "raise":
         raise BudgetExceeded(reason, state={**state, "budget": view}) from None
     if mode == "interrupt":
-        return resume_update(interrupt({"reason": "budget", "detail": reason, **view}))
+        return _resume_update(interrupt({"reason": "budget", "detail": reason, **view}))
     return None
 
 
@@ -170,7 +169,7 @@ class RunBudget:
         self.node = node
         self.fresh = not committed
         self.committed: BudgetState = {**(committed or (  # type: ignore[typeddict-item]
-            initial_state(budget) if budget else {}))}
+            _initial_state(budget) if budget else {}))}
         self.key = _step_key() if budget is not None else None
         self._lock = threading.Lock()
         self.spent_usd = Decimal(0)
@@ -250,8 +249,10 @@ class RunBudget:
             update["exceeded"], update["stopped_at"] = True, stopped_at or self.node
         return update
 
+    def spending(self) -> BudgetState:
+        """The run's spending as this node sees it: finished supersteps plus this node."""
+        return merge_budget(self.committed, self.update())
+
     def resumed(self, reset: BudgetState) -> RunBudget:
         """A fresh view after an interrupt was resumed with `reset` (a raised limit)."""
-        assert self.budget is not None, "only a budget can be resumed"
-        return RunBudget(self.budget, merge_budget(self.committed or initial_state(self.budget),
-                                                   reset), self.node)
+        return RunBudget(self.budget, merge_budget(self.committed, reset), self.node)

@@ -138,7 +138,7 @@ def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -
             break
         except BudgetStopped as stop:
             resumed = on_budget_stop(s.budget, stop.reason, state=state,
-                                     spent=merge_budget(budget.committed, budget.update()))
+                                     spent=budget.spending())
             if resumed is None:
                 return {"budget": budget.update(stopped_at="executor")}
             reset = resumed
@@ -179,8 +179,7 @@ def _advisor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) ->
                     break
                 except BudgetStopped as stop:
                     resumed = on_budget_stop(s.budget, stop.reason, state=state,
-                                             spent=merge_budget(budget.committed,
-                                                                budget.update()))
+                                             spent=budget.spending())
                     if resumed is None:  # stop, downgrade: the executor goes on alone
                         stopped = stop.reason
                         content = "No advice: the budget is spent. Continue on your own."

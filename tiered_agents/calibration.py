@@ -38,7 +38,8 @@ from tiered_agents.certificate import Certificate
 from tiered_agents.escalation import EscalationPolicy, normalize_answer
 from tiered_agents.tiers import Tier
 
-__all__ = ["Outcome", "PolicyResult", "calibrate", "search_frontier", "simulate", "to_examples"]
+__all__ = ["Outcome", "PolicyResult", "calibrate", "frontier_policies", "search_frontier",
+           "simulate", "to_examples"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,17 @@ def search_frontier(
             frontier.append(result)
             best = result.accuracy
     return frontier
+
+
+def frontier_policies(certificate: Certificate) -> list[PolicyResult]:
+    """The certificate's uncertified frontier as policies with their calibration cost and
+    accuracy, cheapest first."""
+    out = []
+    for point in certificate.frontier:
+        fields = {k: v for k, v in point.items() if k not in ("cost_usd", "accuracy")}
+        out.append(PolicyResult(EscalationPolicy.from_dict(fields), float(point["accuracy"]),
+                                float(point["cost_usd"]), {}))
+    return out
 
 
 @dataclass

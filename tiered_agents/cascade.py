@@ -71,7 +71,7 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
             break
         except BudgetStopped as stop:
             resumed = on_budget_stop(s.budget, stop.reason, state=state,
-                                     spent=merge_budget(budget.committed, budget.update()))
+                                     spent=budget.spending())
             if resumed is None:
                 return {"budget": {**budget.update(stopped_at=f"answer on {tier.name}"),
                                    **reset}}

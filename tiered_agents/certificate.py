@@ -79,7 +79,7 @@ class Certificate:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Certificate:
-        values = {k: v for k, v in data.items() if k != "expected_saving"}
+        values = {k: v for k, v in data.items() if k not in ("expected_saving", "summary")}
         values["frontier"] = tuple(dict(f) for f in values.get("frontier") or ())
         values["scores"] = {k: tuple(float(x) for x in v)
                             for k, v in (values.get("scores") or {}).items()}

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import Progress
 
 from tiered_agents import CostTracker, EscalationPolicy, Tier, calibrate, create_cascade
-from tiered_agents.calibration import simulate, to_examples
+from tiered_agents.calibration import frontier_policies, simulate, to_examples
+from tiered_agents.certificate import Certificate
 from tiered_agents.drift import compare_scores, scores_by_tier
 from tiered_agents.errors import OverlapWarning, UnpricedModelWarning
 from tiered_agents.replay import ReplayChatModel, recording_messages
@@ -123,10 +124,9 @@ def plot_replay(path: str | Path, results: Mapping[str, Any], test: Sequence[Rec
     models = list(results["models"])
     test_examples = to_examples(test, models)
     fig, ax = plt.subplots(figsize=(8, 6.2))
-    frontier_policies = [EscalationPolicy.from_dict(
-        {k: v for k, v in point.items() if k not in ("cost_usd", "accuracy")})
-        for point in results["certificate"]["frontier"]]
-    frontier = sorted((simulate(p, test_examples, models) for p in frontier_policies),
+    certificate = Certificate.from_dict(results["certificate"])
+    frontier = sorted((simulate(r.policy, test_examples, models)
+                       for r in frontier_policies(certificate)),
                       key=lambda r: r.cost_usd)
     ax.plot([r.cost_usd for r in frontier], [r.accuracy for r in frontier], "-", color="0.6",
             label="frontier of searched policies (fit on calibration, shown on test)")
