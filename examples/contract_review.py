@@ -33,7 +33,7 @@ def main() -> None:
     )
     print(out["answer"], "\n")
     for sid, result in out["results"].items():
-        print(f"{sid}: tier={result.tier} attempts={len(result.attempts)}")
+        print(f"{sid}: tier={result['tier']} attempts={len(result['attempts'])}")
     print(tracker.report().table())
     provider.shutdown()
 

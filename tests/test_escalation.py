@@ -166,10 +166,10 @@ def test_cascade_escalates_unsure_answers_and_keeps_every_attempt() -> None:
     out = cascade.invoke({"messages": [HumanMessage("Capital of France?")]},
                          config={"callbacks": [tracker]})
     assert (out["answer"], out["tier"]) == ("Paris", "top")
-    assert [(a.tier, a.accepted) for a in out["attempts"]] == [
+    assert [(a["tier"], a["accepted"]) for a in out["attempts"]] == [
         ("mini", False), ("mid", False), ("top", True)]
-    assert out["attempts"][0].score == -2.0
-    assert out["attempts"][-1].reason == "last tier of the ladder"
+    assert out["attempts"][0]["score"] == -2.0
+    assert out["attempts"][-1]["reason"] == "last tier of the ladder"
     assert out["messages"][-1].content == "Paris"
     assert tracker.report().by_node["worker"].calls == 3
 
@@ -185,7 +185,7 @@ def test_policy_thresholds_override_the_verifier_and_skip_tiers() -> None:
     strict = EscalationPolicy(tiers=("mini", "top"), thresholds={"mini": -0.2})
     out = create_cascade(tiers, verifier=ConfidenceVerifier(-0.9), escalation=strict).invoke(
         {"messages": [HumanMessage("q")]})
-    assert [a.tier for a in out["attempts"]] == ["mini", "top"]
+    assert [a["tier"] for a in out["attempts"]] == ["mini", "top"]
     assert mid.calls == []
 
 
@@ -197,7 +197,7 @@ def test_agreement_accepts_without_verifying() -> None:
     policy = EscalationPolicy(accept_on_agreement={"b"})
     out = create_cascade(tiers, verifier=JudgeVerifier(Tier("judge", judge)),
                          escalation=policy).invoke({"messages": [HumanMessage("q")]})
-    assert out["tier"] == "b" and out["attempts"][-1].reason == "agrees with an earlier tier"
+    assert out["tier"] == "b" and out["attempts"][-1]["reason"] == "agrees with an earlier tier"
     assert len(judge.calls) == 1  # only tier a was judged
 
 
@@ -221,7 +221,7 @@ def test_cascade_top_tier_error_raises_with_attempts() -> None:
              Tier("b", FakeChatModel(respond=lambda m, t: ValueError("context too long")))]
     with pytest.raises(CascadeFailedError) as caught:
         create_cascade(tiers).invoke({"messages": [HumanMessage("q")]})
-    assert [a.tier for a in caught.value.attempts] == ["a", "b"]
+    assert [a["tier"] for a in caught.value.attempts] == ["a", "b"]
     assert "context too long" in str(caught.value)
 
 
@@ -249,10 +249,10 @@ def test_tiered_graph_escalates_weak_subtask_answers() -> None:
                                                     big],
                                 verifier=ConfidenceVerifier(-0.5))
     out = graph.invoke({"task": "t"})
-    assert out["results"]["s1"].tier == "small"
-    assert out["results"]["s2"].tier == "frontier"
-    assert [a.accepted for a in out["results"]["s2"].attempts] == [False, True]
-    assert out["results"]["s2"].output == "confident"
+    assert out["results"]["s1"]["tier"] == "small"
+    assert out["results"]["s2"]["tier"] == "frontier"
+    assert [a["accepted"] for a in out["results"]["s2"]["attempts"]] == [False, True]
+    assert out["results"]["s2"]["output"] == "confident"
 
 
 def test_unknown_policy_tier_is_rejected_when_building() -> None:

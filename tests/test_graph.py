@@ -50,11 +50,11 @@ def test_graph_shape_snapshot(tiers: tuple[Tier, Tier]) -> None:
 def test_end_to_end_output(tiers: tuple[Tier, Tier]) -> None:
     out = create_tiered_graph(planner=tiers[1], tiers=list(tiers)).invoke({"task": "t"})
     assert out["answer"] == "FINAL ANSWER"
-    assert out["results"]["s1"].output == "done: Summarise contract A"
-    assert out["results"]["s1"].tier == "small"
-    attempt = out["results"]["s1"].attempts[0]
-    assert (attempt.tier, attempt.model, attempt.error) == ("small", "gpt-5-mini", None)
-    assert attempt.usage["input_tokens"] > 0 and attempt.usage["output_tokens"] > 0
+    assert out["results"]["s1"]["output"] == "done: Summarise contract A"
+    assert out["results"]["s1"]["tier"] == "small"
+    attempt = out["results"]["s1"]["attempts"][0]
+    assert (attempt["tier"], attempt["model"], attempt["error"]) == ("small", "gpt-5-mini", None)
+    assert attempt["usage"]["input_tokens"] > 0 and attempt["usage"]["output_tokens"] > 0
 
 
 def _concurrency_probe(delay: float) -> tuple[FakeChatModel, list[int]]:
@@ -76,14 +76,14 @@ def test_tier_max_concurrency_bounds_parallel_calls() -> None:
     plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(6)]}
     model, peak = _concurrency_probe(0.05)
     worker = Tier("small", model, max_concurrency=2)
-    create_tiered_graph(planner=frontier(plan), tiers=[worker, frontier()]).invoke({"task": "t"})
+    create_tiered_graph(planner=(big := frontier(plan)), tiers=[worker, big]).invoke({"task": "t"})
     assert peak[0] == 2
 
 
 def test_run_max_concurrency_bounds_parallel_calls() -> None:
     plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(6)]}
     model, peak = _concurrency_probe(0.05)
-    graph = create_tiered_graph(planner=frontier(plan), tiers=[Tier("small", model), frontier()])
+    graph = create_tiered_graph(planner=(big := frontier(plan)), tiers=[Tier("small", model), big])
     graph.invoke({"task": "t"}, config={"max_concurrency": 1})
     assert peak[0] == 1
 
@@ -91,7 +91,7 @@ def test_run_max_concurrency_bounds_parallel_calls() -> None:
 def test_independent_subtasks_run_in_parallel() -> None:
     plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(4)]}
     model, peak = _concurrency_probe(0.05)
-    graph = create_tiered_graph(planner=frontier(plan), tiers=[Tier("small", model), frontier()])
+    graph = create_tiered_graph(planner=(big := frontier(plan)), tiers=[Tier("small", model), big])
     graph.invoke({"task": "t"})
     assert peak[0] == 4  # all four calls were in flight at once
 
@@ -114,8 +114,8 @@ def _async_probe() -> tuple[FakeChatModel, list[int]]:
 async def test_independent_subtasks_run_in_parallel_async() -> None:
     plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(4)]}
     model, peak = _async_probe()
-    out = await create_tiered_graph(planner=frontier(plan),
-                                    tiers=[Tier("small", model), frontier()]).ainvoke(
+    out = await create_tiered_graph(planner=(big := frontier(plan)),
+                                    tiers=[Tier("small", model), big]).ainvoke(
         {"task": "t"})
     assert peak[0] == 4 and len(out["results"]) == 4
 
@@ -124,7 +124,7 @@ async def test_tier_max_concurrency_async() -> None:
     plan = {"subtasks": [{"id": f"s{i}", "instruction": f"part {i}"} for i in range(6)]}
     model, peak = _async_probe()
     worker = Tier("small", model, max_concurrency=3)
-    await create_tiered_graph(planner=frontier(plan), tiers=[worker, frontier()]).ainvoke(
+    await create_tiered_graph(planner=(big := frontier(plan)), tiers=[worker, big]).ainvoke(
         {"task": "t"})
     assert peak[0] == 3
 
@@ -137,7 +137,7 @@ def test_dependent_subtask_sees_dependency_outputs_and_runs_after() -> None:
         return f"RESULT[{instruction_of(messages)}]"
 
     worker = FakeChatModel(respond=respond)
-    create_tiered_graph(planner=frontier(), tiers=[Tier("small", worker), frontier()]).invoke(
+    create_tiered_graph(planner=(big := frontier()), tiers=[Tier("small", worker), big]).invoke(
         {"task": "t"})
     assert order[-1] == "Compare the summaries"
     assert set(order[:2]) == {"Summarise contract A", "Summarise contract B"}
@@ -156,10 +156,10 @@ def test_escalates_on_provider_error() -> None:
     big = frontier()
     out = create_tiered_graph(planner=big, tiers=[small, big]).invoke({"task": "t"})
     s2 = out["results"]["s2"]
-    assert s2.tier == "frontier" and s2.status == "done"
-    assert [(a.tier, a.ok) for a in s2.attempts] == [("small", False), ("frontier", True)]
-    assert "400 bad request" in s2.attempts[0].error
-    assert out["results"]["s1"].tier == "small"
+    assert s2["tier"] == "frontier" and s2["status"] == "done"
+    assert [(a["tier"], a["accepted"]) for a in s2["attempts"]] == [("small", False), ("frontier", True)]
+    assert "400 bad request" in s2["attempts"][0]["error"]
+    assert out["results"]["s1"]["tier"] == "small"
 
 
 def test_transient_errors_are_retried_by_retry_policy_before_escalating() -> None:
@@ -172,12 +172,12 @@ def test_transient_errors_are_retried_by_retry_policy_before_escalating() -> Non
         return echo_worker(messages, tools)
 
     small = Tier("small", FakeChatModel(respond=flaky))
-    graph = create_tiered_graph(planner=frontier(), tiers=[small, frontier()],
+    graph = create_tiered_graph(planner=(big := frontier()), tiers=[small, big],
                                 retry_policy=FAST_RETRY)
     out = graph.invoke({"task": "t"})
     assert failures["n"] == 2
-    assert out["results"]["s1"].tier == "small"  # the third try succeeded on the same tier
-    assert len(out["results"]["s1"].attempts) == 1
+    assert out["results"]["s1"]["tier"] == "small"  # the third try succeeded on the same tier
+    assert len(out["results"]["s1"]["attempts"]) == 1
 
 
 def test_transient_errors_escalate_once_retries_are_exhausted() -> None:
@@ -191,7 +191,7 @@ def test_transient_errors_escalate_once_retries_are_exhausted() -> None:
     out = create_tiered_graph(planner=big, tiers=[small, big], retry_policy=FAST_RETRY).invoke(
         {"task": "t"})
     assert sum("contract A" in instruction_of(c) for c in small.model.calls) == 3
-    assert [a.tier for a in out["results"]["s1"].attempts] == ["small", "frontier"]
+    assert [a["tier"] for a in out["results"]["s1"]["attempts"]] == ["small", "frontier"]
 
 
 def test_escalates_when_output_breaks_expected_output_schema() -> None:
@@ -214,9 +214,9 @@ def test_escalates_when_output_breaks_expected_output_schema() -> None:
     big = Tier("frontier", FakeChatModel(respond=exact, model_name="claude-opus-4-7"))
     out = create_tiered_graph(planner=big, tiers=[small, big]).invoke({"task": "t"})
     result = out["results"]["s1"]
-    assert result.output == {"total": 12} and result.tier == "frontier"
-    assert "expected_output at total" in result.attempts[0].error
-    assert result.attempts[0].output is None
+    assert result["output"] == {"total": 12} and result["tier"] == "frontier"
+    assert "expected_output at total" in result["attempts"][0]["error"]
+    assert result["attempts"][0]["output"] is None
 
 
 def test_structured_output_is_used_for_worker_schemas() -> None:
@@ -230,10 +230,10 @@ def test_structured_output_is_used_for_worker_schemas() -> None:
                                           "id": "c1"}])
 
     small = Tier("small", FakeToolChatModel(respond=respond))
-    out = create_tiered_graph(planner=frontier(plan), tiers=[small, frontier()]).invoke(
+    out = create_tiered_graph(planner=(big := frontier(plan)), tiers=[small, big]).invoke(
         {"task": "t"})
-    assert out["results"]["s1"].output == {"party": "Acme"}
-    assert out["results"]["s1"].attempts[0].usage["input_tokens"] > 0
+    assert out["results"]["s1"]["output"] == {"party": "Acme"}
+    assert out["results"]["s1"]["attempts"][0]["usage"]["input_tokens"] > 0
 
 
 def test_failure_on_top_tier_raises_and_keeps_finished_results() -> None:
@@ -253,11 +253,11 @@ def test_failure_on_top_tier_raises_and_keeps_finished_results() -> None:
         graph.invoke({"task": "t"}, config)
     error = caught.value
     assert error.subtask_id == "s2"
-    assert error.results["s1"].status == "done"
-    assert [a.tier for a in error.results["s2"].attempts] == ["small", "frontier"]
+    assert error.results["s1"]["status"] == "done"
+    assert [a["tier"] for a in error.results["s2"]["attempts"]] == ["small", "frontier"]
     assert "s1" in str(error) and "context window exceeded" in str(error)
     kept = graph.get_state(config).values["results"]
-    assert kept["s1"].output == "done: Summarise contract A"
+    assert kept["s1"]["output"] == "done: Summarise contract A"
     assert "s3" not in kept
 
 
@@ -332,7 +332,7 @@ def test_tools_run_in_a_bounded_loop() -> None:
     big = Tier("frontier", FakeToolChatModel(respond=planner_responder([plan])))
     out = create_tiered_graph(planner=big, tiers=[small, big], tools=[lookup]).invoke(
         {"task": "t"})
-    assert out["results"]["s1"].output == "answer using text of termination"
+    assert out["results"]["s1"]["output"] == "answer using text of termination"
     assert looked_up == ["termination"]
 
 
@@ -351,7 +351,7 @@ def test_tool_loop_stops_after_max_rounds() -> None:
     big = Tier("frontier", FakeToolChatModel(respond=planner_responder([plan])))
     out = create_tiered_graph(planner=big, tiers=[small, big], tools=[ping],
                               max_tool_rounds=3).invoke({"task": "t"})
-    assert out["results"]["s1"].output == "forced final answer"
+    assert out["results"]["s1"]["output"] == "forced final answer"
     assert len(small.model.calls) == 4
 
 

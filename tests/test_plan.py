@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tiered_agents.errors import PlanValidationError
-from tiered_agents.plan import Plan, parse_plan, validate_plan
+from tiered_agents.plan import PlanModel, find_subtask, parse_plan, validate_plan
 
 VALID = {"subtasks": [{"id": "s1", "instruction": "a"},
                       {"id": "s2", "instruction": "b", "depends_on": ["s1"], "tier": "small",
@@ -25,15 +25,15 @@ TEXT = json.dumps(VALID)
         pytest.param(f"Sure! Here is the plan:\n{TEXT}\nLet me know.", id="prose-around"),
         pytest.param(f"Plan below.\n```json\n{TEXT}\n```\nThat's all.", id="prose-and-fence"),
         pytest.param(json.dumps(VALID["subtasks"]), id="bare-list"),
-        pytest.param(Plan.model_validate(VALID), id="plan-object"),
+        pytest.param(PlanModel.model_validate(VALID), id="plan-model"),
     ],
 )
 def test_parse_accepts(raw: object) -> None:
     plan = validate_plan(parse_plan(raw), tiers=["small", "frontier"], max_subtasks=20)
-    assert [s.id for s in plan.subtasks] == ["s1", "s2"]
-    assert plan.get("s2").depends_on == ["s1"]
-    assert plan.get("s2").expected_output == {"type": "object"}
-    assert plan.get("s1").tier is None
+    assert [s["id"] for s in plan["subtasks"]] == ["s1", "s2"]
+    assert find_subtask(plan, "s2")["depends_on"] == ["s1"]
+    assert find_subtask(plan, "s2")["expected_output"] == {"type": "object"}
+    assert find_subtask(plan, "s1")["tier"] is None
 
 
 def sub(i: str, deps: list[str] | None = None, **kw: object) -> dict:

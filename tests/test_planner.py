@@ -34,7 +34,7 @@ def test_structured_output_path_is_used_when_supported() -> None:
 
     planner = Tier("frontier", FakeToolChatModel(respond=respond, model_name="claude-opus-4-7"))
     out = create_tiered_graph(planner=planner, tiers=[small(), planner]).invoke({"task": "t"})
-    assert [s.id for s in out["plan"].subtasks] == ["s1", "s2", "s3"]
+    assert [s["id"] for s in out["plan"]["subtasks"]] == ["s1", "s2", "s3"]
     assert seen_tools and seen_tools[0][0]["function"]["name"] == "Plan"
     assert out["answer"] == "ANSWER"
 
@@ -52,7 +52,7 @@ def test_unparsable_structured_output_falls_back_to_plain_json() -> None:
 
     planner = Tier("frontier", FakeToolChatModel(respond=respond))
     out = create_tiered_graph(planner=planner, tiers=[small(), planner]).invoke({"task": "t"})
-    assert len(out["plan"].subtasks) == 3
+    assert len(out["plan"]["subtasks"]) == 3
     assert calls[0] is not None and calls[1] is None  # structured first, then plain text
 
 
@@ -60,7 +60,7 @@ def test_text_path_when_model_has_no_structured_output() -> None:
     model = FakeChatModel(respond=planner_responder([THREE_STEP_PLAN]))
     planner = Tier("frontier", model)
     out = create_tiered_graph(planner=planner, tiers=[small(), planner]).invoke({"task": "t"})
-    assert len(out["plan"].subtasks) == 3
+    assert len(out["plan"]["subtasks"]) == 3
     assert "Reply with the JSON object only" in model.calls[0][0].content
 
 
@@ -70,7 +70,7 @@ def test_invalid_plan_is_sent_back_with_the_exact_error() -> None:
     model = FakeChatModel(respond=planner_responder([cyclic, THREE_STEP_PLAN]))
     planner = Tier("frontier", model)
     out = create_tiered_graph(planner=planner, tiers=[small(), planner]).invoke({"task": "t"})
-    assert len(out["plan"].subtasks) == 3
+    assert len(out["plan"]["subtasks"]) == 3
     second_ask = last_text(model.calls[1])
     assert "It is invalid: the dependencies form a cycle: a -> b -> a" in second_ask
 

@@ -57,7 +57,7 @@ def test_plan_execute_graph_builds_from_environment(monkeypatch: pytest.MonkeyPa
     module = load(ROOT / "graphs" / "plan_execute.py")
     out = module.graph.invoke({"task": "t"})
     assert out["answer"] == "FINAL ANSWER"
-    assert {r.tier for r in out["results"].values()} == {"small"}
+    assert {r["tier"] for r in out["results"].values()} == {"small"}
     assert len(models["fake:small"].calls) == 3
 
 

@@ -16,13 +16,12 @@ from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
-from langgraph.runtime import get_runtime
 from langgraph.types import RetryPolicy
 
 import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
-from tiered_agents._calls import Call, Limiter, Steps, model_call, retryable, text_of
-from tiered_agents._json import extract_json
+from tiered_agents._calls import Call, Limiter, Steps, model_call, text_of
+from tiered_agents._json import clip, extract_json
 from tiered_agents.budget import Budget
 from tiered_agents.errors import BudgetStopped
 from tiered_agents.escalation import EscalationPolicy, normalize_answer
@@ -32,14 +31,6 @@ from tiered_agents.tiers import Tier
 from tiered_agents.verifiers import Verifier, VerifyContext, run_verifier
 
 __all__ = ["AttemptSettings", "attempt_steps", "structured"]
-
-
-def _node_attempt() -> int:
-    try:
-        info = get_runtime().execution_info
-    except RuntimeError:  # not inside a LangGraph run
-        return 1
-    return info.node_attempt if info is not None else 1
 
 
 def structured(model: Any, schema: Any) -> Runnable[Any, Any] | None:
@@ -99,15 +90,28 @@ class AttemptSettings:
         index = ladder.index(current)
         return ladder[index + 1] if index + 1 < len(ladder) else None
 
+    def resume_tier(self, attempts: Sequence[Attempt], start: str | None = None) -> str:
+        """Where a failed request or subtask climbs again when its thread is resumed: the tier
+        after the last one that answered (its answer stands, so it is not paid again), or the
+        start of the ladder when none did (every call failed, e.g. a provider outage)."""
+        ladder = self.ladder(start)
+        answered = [a["tier"] for a in attempts if not a["call_failed"] and a["tier"] in ladder]
+        if answered:
+            after = self.next_tier(answered[-1], start)
+            if after is not None:
+                return after
+        return ladder[0]
+
     def limit(self, tier: Tier) -> None:
         if tier.max_concurrency is not None and tier.name not in self.limiters:
             self.limiters[tier.name] = Limiter(tier.max_concurrency)
 
     def call(self, tier: Tier, runnable: Runnable[Any, Any], messages: Any,
              config: RunnableConfig, budget: RunBudget | None = None, **metadata: Any) -> Call:
-        """`model_call` with this graph's concurrency limit for `tier`."""
+        """`model_call` with this graph's concurrency limit for `tier` and its retry policy."""
         return model_call(tier, runnable, messages, config, budget=budget,
-                          limiter=self.limiters.get(tier.name), metadata=metadata)
+                          limiter=self.limiters.get(tier.name), metadata=metadata,
+                          retry=self.retry_policy)
 
 
 class _Outcome(Runnable[dict[str, Any], None]):
@@ -197,6 +201,9 @@ def _produce(s: AttemptSettings, tier: Tier, messages: Messages, *,
 
 
 def _check(output: Any, schema: dict[str, Any] | None) -> None:
+    """Raise `ValueError` (an answer problem, never retried) when `output` is empty or breaks
+    `schema`; a schema that cannot be used is one too (plans are checked when validated, so
+    this is a last line of defence)."""
     if schema is None:
         if not str(output).strip():
             raise ValueError("the model returned an empty answer")
@@ -205,11 +212,11 @@ def _check(output: Any, schema: dict[str, Any] | None) -> None:
         jsonschema.validate(output, schema)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "the output"
-        raise ValueError(f"output does not satisfy expected_output at {where}: {exc.message}"
-                         ) from None
-    except jsonschema.SchemaError as exc:
-        raise ValueError(f"the plan's expected_output is not a valid JSON schema: {exc.message}"
-                         ) from None
+        raise ValueError(f"output does not satisfy expected_output at {clip(where, 80)}: "
+                         f"{clip(exc.message, 300)}") from None
+    except Exception as exc:  # SchemaError, unresolvable $ref, recursion: not the answer's fault
+        raise ValueError(f"the plan's expected_output cannot be checked ({type(exc).__name__}); "
+                         "fix the schema") from None
 
 
 def attempt_steps(
@@ -227,35 +234,37 @@ def attempt_steps(
 ) -> Steps[Attempt]:
     """Run one attempt on `tier` and decide whether its answer is accepted.
 
-    Errors and schema violations reject it. The ladder's last tier (or the policy's last
-    allowed attempt) is accepted as is. Otherwise an answer that agrees with an earlier tier's
-    (where the policy allows) is accepted, and then the verifier decides, with the policy's
-    threshold for this tier. No verifier: every answer without an error is accepted.
+    Errors and schema violations reject it (a failed call after its retries, as `call_failed`).
+    The ladder's last tier (or the policy's last allowed attempt) is accepted as is. Otherwise
+    an answer that agrees with an earlier tier's (where the policy allows) is accepted, and
+    then the verifier decides, with the policy's threshold for this tier. No verifier: every
+    answer without an error is accepted.
     """
-    schema = subtask.expected_output if subtask is not None else None
+    schema = subtask["expected_output"] if subtask is not None else None
     number = len(prior) + 1
+    answered = [a for a in prior if not a["call_failed"]]  # what the policy counts
     meta = {attr.ATTEMPT: number, **(metadata or {})}
     seen: list[AIMessage] = []
     output: Any = None
     error: str | None = None
+    call_failed = False
     try:
         output = yield from _produce(s, tier, messages, schema=schema, instruction=request,
                                      config=config, seen=seen, meta=meta, budget=budget)
         _check(output, schema)
     except (GraphBubbleUp, BudgetStopped):
         raise
-    except Exception as exc:
-        if retryable(s.retry_policy, exc) and _node_attempt() < s.retry_policy.max_attempts:
-            raise  # LangGraph's RetryPolicy runs this attempt again
-        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # the call's retries are spent (`Call.retry`), or a bad answer
+        error = f"{type(exc).__name__}: {clip(str(exc), 2000)}"
+        call_failed = not isinstance(exc, ValueError)  # parse and schema errors are ValueErrors
 
     accepted, score, reason = False, None, error
     if error is None:
         policy = s.escalation
         last = s.next_tier(tier.name, start) is None or (
-            policy.max_attempts is not None and number >= policy.max_attempts) or (
+            policy.max_attempts is not None and len(answered) + 1 >= policy.max_attempts) or (
             budget is not None and budget.downgraded)
-        earlier = {normalize_answer(a.output) for a in prior if a.output is not None}
+        earlier = {normalize_answer(a["output"]) for a in answered if a["output"] is not None}
         if last:
             accepted, reason = True, ("budget reached: escalation stopped"
                                       if budget is not None and budget.downgraded
@@ -275,7 +284,7 @@ def attempt_steps(
             score, reason = verdict.score, verdict.reason
 
     yield Call(_OUTCOME, {"accepted": accepted, "attempt": number, "tier": tier.name,
-                          "subtask_id": subtask.id if subtask is not None else None}, config)
+                          "subtask_id": subtask["id"] if subtask is not None else None}, config)
     usage: dict[str, int] = {}
     for message in seen:
         if getattr(message, "usage_metadata", None):
@@ -284,5 +293,6 @@ def attempt_steps(
     return Attempt(
         number=number, tier=tier.name, model=next((n for n in names if n), tier.model_name),
         output=output if error is None else None, error=error, accepted=accepted, score=score,
-        reason=reason, usage={k: v for k, v in usage.items() if isinstance(v, int)},
+        reason=reason, call_failed=call_failed,
+        usage={k: v for k, v in usage.items() if isinstance(v, int)},
     )

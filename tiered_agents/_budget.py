@@ -25,7 +25,7 @@ from tiered_agents.errors import BudgetExceeded, BudgetStopped
 from tiered_agents.pricing import Price, price_message
 from tiered_agents.usage import Usage
 
-__all__ = ["BudgetState", "RunBudget", "merge_budget", "on_budget_stop"]
+__all__ = ["BudgetState", "RunBudget", "check_interrupt", "merge_budget", "on_budget_stop"]
 
 
 class BudgetState(TypedDict, total=False):
@@ -103,6 +103,20 @@ def _resume_update(answer: Any) -> BudgetState:
     if tokens is not None:
         update["limit_tokens"] = int(tokens)
     return update
+
+
+def check_interrupt(budget: Any, checkpointer: Any) -> None:
+    """A factory's `budget=`, checked: a `Budget` or `None`, and `on_exceed="interrupt"` only
+    with a checkpointer (a pause must be saved somewhere to be resumed)."""
+    if budget is None:
+        return
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget= takes a tiered_agents.Budget, got {type(budget).__name__}.")
+    if budget.on_exceed == "interrupt" and (checkpointer is None or checkpointer is False):
+        raise ValueError(
+            "Budget(on_exceed='interrupt') pauses the run, which needs a checkpointer to resume: "
+            "pass checkpointer=InMemorySaver() (or a SQLite/Postgres saver), or checkpointer=True "
+            "for a subgraph that uses its parent's; or choose on_exceed='stop' or 'raise'.")
 
 
 def on_budget_stop(budget: Budget | None, reason: str, *, state: Mapping[str, Any],

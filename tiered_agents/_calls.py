@@ -4,7 +4,8 @@
 async share one implementation and differ only in I/O (as httpx does). `node_pair` makes the
 two LangGraph node functions of one body; `model_call` is the one factory for a model call
 (tier metadata for the tracer, the tier's price, its concurrency limit, the budget's checks);
-`retryable` is the one reading of a `RetryPolicy`.
+each call is retried on its own by its `RetryPolicy` (`tiered_agents.retry`), so a retry never
+repeats the calls that already succeeded in the same node.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -23,11 +24,11 @@ from langgraph.types import RetryPolicy
 
 import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
-from tiered_agents.errors import TieredAgentsError
+from tiered_agents.retry import retry_delay
 from tiered_agents.tiers import Tier, model_provider
 
 __all__ = ["Call", "Limiter", "Steps", "Update", "as_tool", "model_call", "node_pair",
-           "node_retry_policy", "retryable", "run_async", "run_sync", "text_of"]
+           "resuming", "run_async", "run_sync", "text_of"]
 
 T = TypeVar("T")
 
@@ -64,6 +65,8 @@ class Call:
     """Runs once the call holds its concurrency slot, right before it starts (budget checks)."""
     after: Callable[[Any, float], None] | None = None
     """Runs with the result and the call's seconds (budget accounting)."""
+    retry: RetryPolicy | None = None
+    """How a failed try is retried (`retry.retry_delay`); `None`: never."""
 
 
 Steps = Generator[Call, Any, T]
@@ -92,7 +95,7 @@ async def _arun(call: Call) -> Any:
     return result
 
 
-def _invoke(call: Call) -> Any:
+def _invoke_once(call: Call) -> Any:
     if call.limiter is None:
         return _run(call)
     call.limiter.acquire()
@@ -102,7 +105,7 @@ def _invoke(call: Call) -> Any:
         call.limiter.release()
 
 
-async def _ainvoke(call: Call) -> Any:
+async def _ainvoke_once(call: Call) -> Any:
     if call.limiter is None:
         return await _arun(call)
     await call.limiter.aacquire()
@@ -110,6 +113,32 @@ async def _ainvoke(call: Call) -> Any:
         return await _arun(call)
     finally:
         call.limiter.release()
+
+
+def _invoke(call: Call) -> Any:
+    tries = 1
+    while True:
+        try:
+            return _invoke_once(call)
+        except Exception as exc:
+            delay = retry_delay(call.retry, exc, tries) if call.retry is not None else None
+            if delay is None:
+                raise
+        time.sleep(delay)  # the concurrency slot is free while waiting
+        tries += 1
+
+
+async def _ainvoke(call: Call) -> Any:
+    tries = 1
+    while True:
+        try:
+            return await _ainvoke_once(call)
+        except Exception as exc:
+            delay = retry_delay(call.retry, exc, tries) if call.retry is not None else None
+            if delay is None:
+                raise
+        await asyncio.sleep(delay)
+        tries += 1
 
 
 def run_sync(steps: Steps[T]) -> T:
@@ -157,46 +186,40 @@ def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[Any]], settings: 
 
 def model_call(tier: Tier, runnable: Runnable[Any, Any], messages: Any, config: RunnableConfig,
                *, budget: RunBudget | None = None, limiter: Limiter | None = None,
-               metadata: Mapping[str, Any] | None = None) -> Call:
+               metadata: Mapping[str, Any] | None = None,
+               retry: RetryPolicy | None = None) -> Call:
     """A call of `runnable` (the tier's model, bound or structured) on `messages`: tagged with
     the tier (and `metadata`) for callbacks, priced at the tier's own price, held to its
-    concurrency `limiter`, checked and counted by the run's `budget`."""
+    concurrency `limiter`, checked and counted by the run's `budget`, retried by `retry`."""
     meta: dict[str, Any] = {**(config.get("metadata") or {}), attr.TIER: tier.name,
                             **(metadata or {})}
     if tier.price is not None:
         meta[attr.PRICE] = tier.price.to_dict()
     if budget is None or budget.budget is None:
-        return Call(runnable, messages, {**config, "metadata": meta}, limiter)
+        return Call(runnable, messages, {**config, "metadata": meta}, limiter, retry=retry)
     provider, spent = model_provider(tier.model), budget
 
     def after(result: Any, seconds: float) -> None:
         spent.record(result, seconds, model=tier.model_name, provider=provider,
                      price=tier.price)
 
-    return Call(runnable, messages, {**config, "metadata": meta}, limiter, spent.guard, after)
+    return Call(runnable, messages, {**config, "metadata": meta}, limiter, spent.guard, after,
+                retry)
+
+
+def resuming(config: RunnableConfig) -> bool:
+    """Whether a node runs in the first step of a resumed thread (`invoke(None, config)`).
+
+    LangGraph marks that step with `__pregel_resuming` in `configurable`; no public API says
+    it, so `tests/test_resume.py` pins the behaviour this relies on.
+    """
+    return bool((config.get("configurable") or {}).get("__pregel_resuming"))
 
 
 def text_of(message: Any) -> str:
     if isinstance(message, BaseMessage):
         return message.text if isinstance(message.text, str) else str(message.content)
     return str(message)
-
-
-def retryable(policy: RetryPolicy, exc: Exception) -> bool:
-    """Whether LangGraph's `RetryPolicy` would retry `exc` (our own errors never are)."""
-    if isinstance(exc, TieredAgentsError):
-        return False
-    retry_on = policy.retry_on
-    if isinstance(retry_on, type):
-        return isinstance(exc, retry_on)
-    if isinstance(retry_on, Sequence):
-        return isinstance(exc, tuple(retry_on))
-    return bool(retry_on(exc))
-
-
-def node_retry_policy(policy: RetryPolicy) -> RetryPolicy:
-    """The user's policy, minus our own errors (a bad plan is not transient)."""
-    return policy._replace(retry_on=lambda exc: retryable(policy, exc))
 
 
 def as_tool(item: BaseTool | Callable[..., Any]) -> BaseTool:

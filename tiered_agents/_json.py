@@ -1,14 +1,43 @@
-"""Find the JSON value in a model's text: code fences and prose around it are tolerated."""
+"""Find the JSON value in a model's text: code fences and prose around it are tolerated.
+
+Linear in the text's length whatever its shape: fences are found with `str.find`, and the
+search for JSON embedded in prose stops once it has scanned a few times the text's length.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["extract_json"]
+__all__ = ["clip", "extract_json"]
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_OPENERS = re.compile(r"[\[{]")
+_SCAN_FACTOR = 4
+"""The embedded-JSON search scans at most this many times the text's length."""
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, marked when cut (for error messages)."""
+    return text if len(text) <= limit else text[:limit] + f"...[{len(text) - limit} more]"
+
+
+def _fenced(text: str) -> Iterator[str]:
+    """The bodies of the ```-fenced blocks in `text` (the language tag skipped)."""
+    pos = 0
+    while (start := text.find("```", pos)) != -1:
+        body = start + 3
+        line_end = text.find("\n", body)
+        tag = text[body:line_end] if line_end != -1 else ""
+        if line_end != -1 and len(tag) <= 20 and tag.strip().isalnum():
+            body = line_end + 1  # ```json: skip the tag
+        end = text.find("```", body)
+        if end == -1:
+            yield text[body:]  # an unclosed fence: its body runs to the end
+            return
+        yield text[body:end]
+        pos = end + 3
 
 
 def extract_json(text: str) -> Any:
@@ -17,19 +46,30 @@ def extract_json(text: str) -> Any:
     Raises `ValueError` naming what was wrong when none parses.
     """
     text = text.strip()
-    candidates = [text, *(m.group(1).strip() for m in _FENCE.finditer(text))]
-    for candidate in candidates:
+    too_deep = False
+    for candidate in (text, *_fenced(text)):
         try:
             return json.loads(candidate)
+        except RecursionError:
+            too_deep = True
         except ValueError:
             pass
     decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch in "{[":
-            try:
-                value, _ = decoder.raw_decode(text, i)
-            except ValueError:
-                continue
-            return value
-    preview = text[:120] + ("..." if len(text) > 120 else "")
-    raise ValueError(f"no JSON object found in the model's output: {preview!r}")
+    budget = _SCAN_FACTOR * len(text) + 4096
+    for match in _OPENERS.finditer(text):
+        start = match.start()
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except RecursionError:
+            too_deep = True
+            break
+        except json.JSONDecodeError as exc:
+            budget -= exc.pos - start + 1
+            if budget < 0:
+                break
+            continue
+        return value
+    if too_deep:
+        raise ValueError("the JSON in the model's output is nested too deeply to read; "
+                         "keep it flat")
+    raise ValueError(f"no JSON object found in the model's output: {clip(text, 120)!r}")

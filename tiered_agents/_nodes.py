@@ -6,16 +6,23 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END
-from langgraph.types import Send
+from langgraph.types import Overwrite, Send
 
 import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, structured
 from tiered_agents._budget import RunBudget, on_budget_stop
-from tiered_agents._calls import Steps, Update, text_of
-from tiered_agents.errors import BudgetStopped, PlanError, PlanValidationError, SubtaskFailedError
-from tiered_agents.plan import Plan, Subtask, parse_plan, validate_plan
+from tiered_agents._calls import Steps, Update, resuming, text_of
+from tiered_agents.errors import (
+    BudgetStopped,
+    InvalidInputError,
+    PlanError,
+    PlanValidationError,
+    SubtaskFailedError,
+)
+from tiered_agents.plan import PlanModel, Subtask, find_subtask, parse_plan, validate_plan
 from tiered_agents.prompts import (
     planner_messages,
     replan_message,
@@ -25,7 +32,8 @@ from tiered_agents.prompts import (
 from tiered_agents.state import Attempt, SubtaskResult, TieredState, WorkerInput
 from tiered_agents.tiers import Tier
 
-__all__ = ["GraphSettings", "dispatch", "plan_steps", "route", "synthesize_steps", "work_steps"]
+__all__ = ["GraphSettings", "dispatch", "plan_steps", "route", "synthesize_steps", "task_of",
+           "work_steps"]
 
 MAX_PLAN_RETRIES = 2
 """How many times the planner is shown its invalid plan and asked again."""
@@ -45,7 +53,7 @@ class GraphSettings:
             self.attempts.limit(tier)
 
     def start_tier(self, subtask: Subtask) -> str:
-        return subtask.tier or self.attempts.ladder()[0]
+        return subtask["tier"] or self.attempts.ladder()[0]
 
     def run_budget(self, state: Any, node: str) -> RunBudget:
         return RunBudget(self.attempts.budget, state.get("budget"), node)
@@ -59,23 +67,54 @@ def _planner_prompt(task: str, tiers: list[Tier], *, max_subtasks: int, previous
     return messages
 
 
+def task_of(state: Any) -> str:
+    """The task: the last message of `state["messages"]` when it is a human one (a new chat
+    turn), else `state["task"]`.
+
+    Raises `InvalidInputError` (before any model call) when there is none, it is not a
+    string, or it is blank.
+    """
+    messages = state.get("messages") or []
+    task = state.get("task")
+    if messages and getattr(messages[-1], "type", None) == "human":
+        task = text_of(messages[-1])
+    elif task is None and messages:
+        raise InvalidInputError(
+            "The messages end without a human message to take as the task. Invoke with "
+            '{"task": "..."} or {"messages": [("user", "...")]}.')
+    if task is None:
+        raise InvalidInputError(
+            "The tiered graph needs a task: invoke it with {\"task\": \"...\"} or "
+            f"{{\"messages\": [(\"user\", \"...\")]}}; got the keys {sorted(state)}.")
+    if not isinstance(task, str):
+        raise InvalidInputError(
+            f"The task must be a string, got {type(task).__name__}. Pass the text of the task, "
+            "e.g. {\"task\": \"Summarise ...\"} (serialise structured data into it).")
+    if not task.strip():
+        raise InvalidInputError("The task is empty. Say what you want done: {\"task\": \"...\"}.")
+    return task
+
+
 # --- planner -------------------------------------------------------------------------------
 
 
 def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[Update]:
+    task = task_of(state)  # before any call: bad input costs nothing
     budget = s.run_budget(state, "planner")
+    # A new task on a used thread starts clean: no results or answer of the previous one.
+    fresh: Update = {"task": task, "results": Overwrite({}), "answer": None}
     try:
-        update = yield from _plan(state, config, s, budget)
+        update = yield from _plan(task, config, s, budget)
     except BudgetStopped:
-        return {"budget": budget.update()}
-    return {**update, **({"budget": budget.update()} if budget.budget else {})}
+        return {**fresh, "budget": budget.update()}
+    return {**fresh, **update, **({"budget": budget.update()} if budget.budget else {})}
 
 
-def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: RunBudget
+def _plan(task: str, config: RunnableConfig, s: GraphSettings, budget: RunBudget
           ) -> Steps[Update]:
-    task, a = state["task"], s.attempts
+    a = s.attempts
     planner = a.tiers[0] if budget.downgraded else s.planner
-    plan_output = structured(planner.chat_model, Plan)
+    plan_output = structured(planner.chat_model, PlanModel)
     problem = "no plan"
     previous: Any = None
     asks = 0
@@ -99,12 +138,12 @@ def _plan(state: TieredState, config: RunnableConfig, s: GraphSettings, budget: 
             asks += 1
             candidate = text_of(reply)
         try:
-            plan = validate_plan(parse_plan(candidate), tiers=a.tier_names,
-                                 max_subtasks=s.max_subtasks)
+            plan = validate_plan(parse_plan(candidate, max_subtasks=s.max_subtasks),
+                                 tiers=a.tier_names, max_subtasks=s.max_subtasks)
             return {"plan": plan}
         except PlanValidationError as exc:
             problem = str(exc)
-            previous = candidate.model_dump() if isinstance(candidate, Plan) else candidate
+            previous = candidate.model_dump() if isinstance(candidate, PlanModel) else candidate
     raise PlanError(problem, raw=previous, attempts=asks)
 
 
@@ -122,21 +161,21 @@ def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -
     try:
         attempt = yield from attempt_steps(
             a, tier, lambda json_only: worker_messages(task, subtask, deps, json_only=json_only),
-            request=f"{subtask.instruction}\n\n(Part of the task: {task[:2000]})",
+            request=f"{subtask['instruction']}\n\n(Part of the task: {task[:2000]})",
             prior=prior, config=config, start=start, subtask=subtask,
-            metadata={attr.SUBTASK_ID: subtask.id}, budget=budget,
+            metadata={attr.SUBTASK_ID: subtask["id"]}, budget=budget,
         )
     except BudgetStopped:  # not started: dispatch decides what the budget mode does
-        return {"budget": budget.update(stopped_at=f"worker {subtask.id}")}
+        return {"budget": budget.update(stopped_at=f"worker {subtask['id']}")}
     attempts = [*prior, attempt]
-    if attempt.accepted:
-        result = SubtaskResult(id=subtask.id, status="done", output=attempt.output,
-                               tier=tier.name, attempts=attempts)
-    else:
-        result = SubtaskResult(
-            id=subtask.id, attempts=attempts,
-            status="error" if a.next_tier(tier.name, start) is not None else "failed")
-    update: dict[str, Any] = {"results": {subtask.id: result}}
+    following = a.next_tier(tier.name, start)
+    result = SubtaskResult(
+        id=subtask["id"], attempts=attempts,
+        status="done" if attempt["accepted"] else "error" if following is not None else "failed",
+        output=attempt["output"] if attempt["accepted"] else None,
+        tier=tier.name if attempt["accepted"] else None,
+        next_tier=None if attempt["accepted"] else following)
+    update: dict[str, Any] = {"results": {subtask["id"]: result}}
     if budget.budget is not None:
         update["budget"] = budget.update()
     return update
@@ -151,12 +190,19 @@ def _budget_stop(state: TieredState, s: GraphSettings) -> bool:
         s.attempts.budget.stops_calls
 
 
-def dispatch(state: TieredState, s: GraphSettings) -> dict[str, Any]:
-    """The scheduler's gate: stops on failed subtasks and applies the budget's mode."""
+def dispatch(state: TieredState, config: RunnableConfig, s: GraphSettings) -> dict[str, Any]:
+    """The scheduler's gate: stops on failed subtasks (and, when the thread is resumed, sends
+    them up the ladder again), and applies the budget's mode."""
     results = state.get("results") or {}
-    for subtask_id, result in results.items():
-        if result.status == "failed":
-            raise SubtaskFailedError(subtask_id, results)
+    failed = {k: r for k, r in results.items() if r["status"] == "failed"}
+    if failed and not resuming(config):
+        raise SubtaskFailedError(next(iter(failed)), results)
+    if failed:
+        plan = state["plan"]
+        return {"results": {
+            k: SubtaskResult(**{**r, "status": "error", "next_tier": s.attempts.resume_tier(
+                r["attempts"], s.start_tier(find_subtask(plan, k)))})
+            for k, r in failed.items()}}
     if _budget_stop(state, s):
         budget = state.get("budget") or {}
         reset = on_budget_stop(s.attempts.budget, f"stopped at {budget.get('stopped_at')}",
@@ -174,25 +220,27 @@ def route(state: TieredState, s: GraphSettings) -> list[Send] | str:
         return "planner"  # resumed after a budget interrupt before planning
     results = state.get("results") or {}
     sends: list[Send] = []
-    for subtask in plan.subtasks:
-        result = results.get(subtask.id)
+    for subtask in plan["subtasks"]:
+        result = results.get(subtask["id"])
         if result is None:
-            if all(results.get(d) and results[d].status == "done" for d in subtask.depends_on):
+            if all(d in results and results[d]["status"] == "done"
+                   for d in subtask["depends_on"]):
                 sends.append(_send(state, subtask, s.start_tier(subtask), []))
-        elif result.status == "error":
-            tier = s.attempts.next_tier(result.attempts[-1].tier, s.start_tier(subtask))
-            assert tier is not None, "a result with a higher tier left has status 'error'"
-            sends.append(_send(state, subtask, tier, result.attempts))
+        elif result["status"] == "error":
+            tier = result["next_tier"]
+            assert tier is not None, "a result with status 'error' names its next tier"
+            sends.append(_send(state, subtask, tier, result["attempts"]))
     if sends:
         return sends
-    if all(r.status == "done" for r in results.values()) and len(results) == len(plan.subtasks):
+    if all(r["status"] == "done" for r in results.values()) and \
+            len(results) == len(plan["subtasks"]):
         return "synthesizer"
     raise RuntimeError(f"tiered graph is stuck with results {sorted(results)}; please report this")
 
 
 def _send(state: TieredState, subtask: Subtask, tier: str, attempts: list[Attempt]) -> Send:
     results = state.get("results") or {}
-    deps = {d: results[d].output for d in subtask.depends_on}
+    deps = {d: results[d]["output"] for d in subtask["depends_on"]}
     payload: WorkerInput = {"task": state["task"], "subtask": subtask, "tier": tier,
                             "attempts": attempts, "dependencies": deps,
                             "budget": state.get("budget")}
@@ -207,4 +255,10 @@ def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSetting
         reply = yield s.attempts.call(tier, tier.chat_model, messages, config, budget)
     except BudgetStopped:
         return {"budget": budget.update()}
-    return {"answer": text_of(reply), **({"budget": budget.update()} if budget.budget else {})}
+    answer = text_of(reply)
+    update: Update = {"answer": answer}
+    if state.get("messages"):  # a chat input: the answer joins the transcript
+        update["messages"] = [AIMessage(answer, name=s.synthesizer.name)]
+    if budget.budget:
+        update["budget"] = budget.update()
+    return update

@@ -27,7 +27,13 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 import tiered_agents.attributes as attr
-from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
+from tiered_agents._budget import (
+    BudgetState,
+    RunBudget,
+    check_interrupt,
+    merge_budget,
+    on_budget_stop,
+)
 from tiered_agents._calls import (
     Call,
     Limiter,
@@ -36,12 +42,12 @@ from tiered_agents._calls import (
     as_tool,
     model_call,
     node_pair,
-    node_retry_policy,
     text_of,
 )
 from tiered_agents.budget import Budget
-from tiered_agents.errors import BudgetStopped
-from tiered_agents.tiers import Tier, check_ladder, reference_of
+from tiered_agents.errors import BudgetStopped, InvalidInputError
+from tiered_agents.retry import check_retry
+from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
 
 __all__ = ["AdvisorState", "AskAdvisor", "create_advisor_agent"]
 
@@ -112,6 +118,7 @@ class _Settings:
         self.executor, self.advisor = executor, advisor
         self.tools, self.max_advisor_calls, self.max_steps = tools, max_advisor_calls, max_steps
         self.system_prompt, self.compact_chars, self.budget = system_prompt, compact_chars, budget
+        self.retry = retry
         self.limiters = {t.name: Limiter(t.max_concurrency) for t in (executor, advisor)
                          if t.max_concurrency is not None}
         try:
@@ -125,10 +132,14 @@ class _Settings:
     def call(self, tier: Tier, runnable: Any, messages: Sequence[BaseMessage],
              config: RunnableConfig, budget: RunBudget) -> Call:
         return model_call(tier, runnable, messages, config, budget=budget,
-                          limiter=self.limiters.get(tier.name))
+                          limiter=self.limiters.get(tier.name), retry=self.retry)
 
 
 def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[Update]:
+    if not state.get("messages") or not any(m.type == "human" for m in state["messages"]):
+        raise InvalidInputError(
+            'The advisor agent takes chat messages: invoke it with {"messages": [("user", '
+            '"...")]}. (A {"task": ...} input is for create_tiered_graph.)')
     budget = RunBudget(s.budget, state.get("budget"), "executor")
     messages = [SystemMessage(s.system_prompt), *state["messages"]]
     reset: BudgetState = {}
@@ -239,13 +250,17 @@ def create_advisor_agent(
         out["answer"], out["advisor_calls"]
         ```
     """
-    check_ladder([executor], advisor)
-    if max_advisor_calls < 0 or max_steps < 1:
-        raise ValueError("max_advisor_calls must be >= 0 and max_steps >= 1.")
+    if not isinstance(executor, Tier):
+        raise TypeError(f"executor= needs a tiered_agents.Tier, got {type(executor).__name__}.")
+    check_ladder([executor], advisor=advisor)
+    check_count("max_advisor_calls", max_advisor_calls, minimum=0)
+    check_count("max_steps", max_steps)
+    check_count("compact_chars", compact_chars, minimum=200)
+    check_interrupt(budget, checkpointer)
     user_tools = [as_tool(t) for t in tools]
     if any(t.name == ADVISOR_TOOL for t in user_tools):
         raise ValueError(f"A tool named {ADVISOR_TOOL!r} is reserved for the advisor.")
-    retry = retry_policy or RetryPolicy()
+    retry = check_retry(retry_policy)
     s = _Settings(executor=executor, advisor=advisor, tools=user_tools,
                   max_advisor_calls=max_advisor_calls, max_steps=max_steps,
                   system_prompt=system_prompt or _EXECUTOR_PROMPT,
@@ -278,11 +293,9 @@ def create_advisor_agent(
 
     builder = StateGraph(AdvisorState)
     builder.add_node("executor", node(_executor_steps, "executor"),
-                     retry_policy=node_retry_policy(retry),
                      metadata={attr.ROLE: "executor", attr.TIER: executor.name,
                                attr.REFERENCE: reference})
     builder.add_node("advisor", node(_advisor_steps, "advisor"),
-                     retry_policy=node_retry_policy(retry),
                      metadata={attr.ROLE: "advisor", attr.TIER: advisor.name,
                                attr.REFERENCE: reference})
     builder.add_node("tools", RunnableLambda(run_tools, afunc=arun_tools, name="tools"))

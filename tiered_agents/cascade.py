@@ -16,11 +16,18 @@ from typing_extensions import TypedDict
 
 import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps
-from tiered_agents._budget import BudgetState, RunBudget, merge_budget, on_budget_stop
-from tiered_agents._calls import Steps, Update, node_pair, node_retry_policy, text_of
+from tiered_agents._budget import (
+    BudgetState,
+    RunBudget,
+    check_interrupt,
+    merge_budget,
+    on_budget_stop,
+)
+from tiered_agents._calls import Steps, Update, node_pair, resuming, text_of
 from tiered_agents.budget import Budget
-from tiered_agents.errors import BudgetStopped, CascadeFailedError
+from tiered_agents.errors import BudgetStopped, CascadeFailedError, InvalidInputError
 from tiered_agents.escalation import EscalationPolicy
+from tiered_agents.retry import check_retry
 from tiered_agents.state import Attempt
 from tiered_agents.tiers import Tier, check_ladder, reference_of
 from tiered_agents.verifiers import Verifier
@@ -36,13 +43,18 @@ class CascadeInput(TypedDict):
 class CascadeState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     attempts: Annotated[list[Attempt], operator.add]
-    """Every attempt, in order, accepted or not."""
-    answer: str
-    """The accepted answer."""
-    tier: str
+    """Every attempt, in order, accepted or not (those of earlier requests on the thread
+    included)."""
+    answer: str | None
+    """The accepted answer to the current request."""
+    tier: str | None
     """The tier whose answer was accepted."""
     budget: Annotated[BudgetState, merge_budget]
     """With a `Budget`: limit_usd, spent_usd, exceeded, stopped_at (and token figures)."""
+    request_start: int
+    """Index in `attempts` of the current request's first attempt."""
+    failed: bool
+    """Every tier failed the current request; resuming the thread climbs again."""
 
 
 def _request(messages: Sequence[BaseMessage]) -> str:
@@ -50,20 +62,39 @@ def _request(messages: Sequence[BaseMessage]) -> str:
     return text_of(humans[-1]) if humans else text_of(messages[-1])
 
 
+def _new_request(state: CascadeState) -> Update:
+    """A new input on the thread: check it (before any call), and start a fresh ladder."""
+    messages = state.get("messages")
+    if not messages:
+        raise InvalidInputError(
+            'The cascade takes chat messages: invoke it with {"messages": [("user", "...")]}. '
+            '(A {"task": ...} input is for create_tiered_graph.)')
+    if not any(m.type == "human" for m in messages):
+        raise InvalidInputError(
+            "The messages hold no human message to answer; add the user's request, e.g. "
+            '{"messages": [("user", "...")]}.')
+    return {"request_start": len(state.get("attempts") or []), "answer": None, "tier": None,
+            "failed": False}
+
+
 def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSettings
                   ) -> Steps[Update]:
-    prior = list(state.get("attempts") or [])
+    prior = list(state.get("attempts") or [])[state.get("request_start", 0):]
     messages: list[BaseMessage] = list(state["messages"])
+    if state.get("failed"):
+        if not resuming(config):
+            raise CascadeFailedError(prior)
+        name = s.resume_tier(prior)  # resumed after every tier failed: climb again
+    elif prior:
+        following = s.next_tier(prior[-1]["tier"])
+        assert following is not None, "a request whose last tier failed is marked failed"
+        name = following
+    else:
+        name = s.ladder()[0]
     budget = RunBudget(s.budget, state.get("budget"), "worker")
     reset: BudgetState = {}
+    tier = s.tier(name)
     while True:
-        if prior:
-            name = s.next_tier(prior[-1].tier)
-            if name is None:
-                raise CascadeFailedError(prior)
-        else:
-            name = s.ladder()[0]
-        tier = s.tier(name)
         try:
             attempt = yield from attempt_steps(
                 s, tier, lambda json_only: messages, request=_request(messages), prior=prior,
@@ -74,17 +105,17 @@ def _answer_steps(state: CascadeState, config: RunnableConfig, s: AttemptSetting
                                      spent=budget.spending())
             if resumed is None:
                 return {"budget": {**budget.update(stopped_at=f"answer on {tier.name}"),
-                                   **reset}}
+                                   **reset}, "failed": False}
             reset = resumed
             budget = budget.resumed(reset)
-    update: dict[str, Any] = {"attempts": [attempt]}
+    update: dict[str, Any] = {"attempts": [attempt], "failed": False}
     if s.budget is not None:
         update["budget"] = {**budget.update(), **reset}
-    if attempt.accepted:
-        update.update(answer=text_of(attempt.output), tier=tier.name,
-                      messages=[AIMessage(text_of(attempt.output), name=tier.name)])
+    if attempt["accepted"]:
+        update.update(answer=text_of(attempt["output"]), tier=tier.name,
+                      messages=[AIMessage(text_of(attempt["output"]), name=tier.name)])
     elif s.next_tier(tier.name) is None:
-        raise CascadeFailedError([*prior, attempt])
+        update["failed"] = True  # the next step raises CascadeFailedError, after saving this
     return update
 
 
@@ -120,18 +151,20 @@ def create_cascade(
         ```
     """
     tiers = check_ladder(tiers)
-    retry = retry_policy or RetryPolicy()
+    check_interrupt(budget, checkpointer)
+    retry = check_retry(retry_policy)
     settings = AttemptSettings(tiers=tiers, retry_policy=retry, verifier=verifier,
                                escalation=escalation or EscalationPolicy(), budget=budget)
     for tier in tiers:
         settings.limit(tier)
     sync, asynchronous = node_pair(_answer_steps, settings)
     builder = StateGraph(CascadeState, input_schema=CascadeInput)
+    builder.add_node("request", _new_request)
     builder.add_node(
         "answer", RunnableLambda(sync, afunc=asynchronous, name="answer"),
-        retry_policy=node_retry_policy(retry),
         metadata={attr.ROLE: "worker", attr.REFERENCE: reference_of(tiers[-1])},
     )
-    builder.add_edge(START, "answer")
+    builder.add_edge(START, "request")
+    builder.add_edge("request", "answer")
     builder.add_conditional_edges("answer", _route, ["answer", END])
     return builder.compile(checkpointer=checkpointer, name=name)

@@ -80,9 +80,9 @@ def scores_by_tier(runs: Iterable[Any]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for run in runs:
         for attempt in _attempts(run):
-            score = getattr(attempt, "score", None)
+            score = attempt.get("score")
             if score is not None:
-                out.setdefault(str(attempt.tier), []).append(float(score))
+                out.setdefault(str(attempt["tier"]), []).append(float(score))
     return out
 
 
@@ -91,7 +91,7 @@ def _attempts(run: Any) -> Iterable[Any]:
         if "attempts" in run:
             return run["attempts"] or []
         results = run.get("results") or {}
-        return [a for result in results.values() for a in result.attempts]
+        return [a for result in results.values() for a in result["attempts"]]
     if isinstance(run, Sequence) and not isinstance(run, str):
         return run
     return [run]

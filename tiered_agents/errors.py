@@ -1,11 +1,12 @@
 """Every exception and warning tiered-agents raises. Every message says what to do about it.
 
 - `TieredAgentsError`: the base of all of them.
-- A user's mistake: `PlanValidationError` (a plan broke a rule; also a `ValueError`).
+- A user's mistake: `InvalidInputError` (a graph's input is unusable; also a `ValueError`),
+  `PlanValidationError` (a plan broke a rule; also a `ValueError`).
 - A run failure: `PlanError`, `SubtaskFailedError`, `CascadeFailedError`, and the local model
   runtime's `ServerError` and `WeightsError` (also `RuntimeError`s).
 - A budget stop: `BudgetExceeded`.
-- Warnings: `UnpricedModelWarning`, `DriftWarning`, `OverlapWarning`.
+- Warnings: `UnpricedModelWarning`, `UsageMissingWarning`, `DriftWarning`, `OverlapWarning`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "BudgetStopped",
     "CascadeFailedError",
     "DriftWarning",
+    "InvalidInputError",
     "OverlapWarning",
     "PlanError",
     "PlanValidationError",
@@ -25,12 +27,18 @@ __all__ = [
     "SubtaskFailedError",
     "TieredAgentsError",
     "UnpricedModelWarning",
+    "UsageMissingWarning",
     "WeightsError",
 ]
 
 
 class TieredAgentsError(Exception):
     """Base class of every error raised by tiered-agents."""
+
+
+class InvalidInputError(TieredAgentsError, ValueError):
+    """A graph was invoked with input it cannot use; raised before any model call, so nothing
+    is spent. The message says which input the graph takes."""
 
 
 class PlanValidationError(TieredAgentsError, ValueError):
@@ -54,7 +62,7 @@ class PlanError(TieredAgentsError):
 
 
 def _tried(attempts: Sequence[Any]) -> str:
-    return ", ".join(f"{a.tier}: {a.error}" for a in attempts) or "no attempt"
+    return ", ".join(f"{a['tier']}: {a['error']}" for a in attempts) or "no attempt"
 
 
 class SubtaskFailedError(TieredAgentsError):
@@ -68,12 +76,13 @@ class SubtaskFailedError(TieredAgentsError):
     def __init__(self, subtask_id: str, results: Mapping[str, Any]) -> None:
         self.subtask_id = subtask_id
         self.results = dict(results)
-        done = sorted(k for k, r in self.results.items() if r.status == "done")
+        done = sorted(k for k, r in self.results.items() if r["status"] == "done")
         super().__init__(
             f"Subtask {subtask_id!r} failed on every tier "
-            f"({_tried(self.results[subtask_id].attempts)}). "
+            f"({_tried(self.results[subtask_id]['attempts'])}). "
             f"Finished subtasks kept in `.results`: {done or 'none'}. "
-            "Add a stronger tier, relax the subtask's expected_output, or fix the provider error."
+            "Fix the provider error and resume with graph.invoke(None, config) (finished work is "
+            "not paid again), add a stronger tier, or relax the subtask's expected_output."
         )
 
 
@@ -122,6 +131,11 @@ class WeightsError(TieredAgentsError, RuntimeError):
 
 class UnpricedModelWarning(UserWarning):
     """A model's price is unknown: its calls count tokens but no dollars."""
+
+
+class UsageMissingWarning(UserWarning):
+    """A model reported no token usage (streamed OpenAI-compatible calls do this unless
+    `stream_usage=True`): its calls count as unpriced, and budgets charge an estimate."""
 
 
 class DriftWarning(UserWarning):

@@ -57,7 +57,9 @@ class EscalationPolicy:
     """Tiers whose answer is accepted without verification when it matches (after
     `normalize_answer`) the answer of an earlier tier of the same request."""
     max_attempts: int | None = None
-    """At most this many attempts per request or subtask; the last one is accepted."""
+    """At most this many answered attempts per request or subtask; the last one is accepted.
+    A call that failed (a provider error, after its retries) produced no answer and does not
+    count."""
     certificate: Certificate | None = field(default=None, compare=False, repr=False)
     """What `calibrate` certified about this policy (and the scores it saw, for the drift
     check); `None` for a policy written by hand."""

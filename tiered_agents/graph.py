@@ -13,7 +13,8 @@ from langgraph.types import Checkpointer, RetryPolicy
 
 import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings
-from tiered_agents._calls import as_tool, node_pair, node_retry_policy
+from tiered_agents._budget import check_interrupt
+from tiered_agents._calls import as_tool, node_pair
 from tiered_agents._nodes import (
     GraphSettings,
     dispatch,
@@ -24,8 +25,9 @@ from tiered_agents._nodes import (
 )
 from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
+from tiered_agents.retry import check_retry
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
-from tiered_agents.tiers import Tier, check_ladder, reference_of
+from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
 from tiered_agents.verifiers import Verifier
 
 __all__ = ["create_tiered_graph"]
@@ -59,7 +61,7 @@ def create_tiered_graph(
         ```python
         graph = create_tiered_graph(planner=frontier, tiers=[small, frontier])
         out = graph.invoke({"task": "Compare the termination clauses of ..."})
-        out["answer"], out["plan"], out["results"]["s1"].tier
+        out["answer"], out["plan"], out["results"]["s1"]["tier"]
         ```
 
     Args:
@@ -75,17 +77,17 @@ def create_tiered_graph(
             `None` accepts every answer that has no error and fits its schema.
         escalation: Which tiers to climb, per-tier thresholds, agreement rules, and the
             maximum attempts per subtask; defaults to every tier in order.
-        retry_policy: How transient provider errors are retried (LangGraph's `RetryPolicy`)
-            before a subtask escalates; defaults to `RetryPolicy()`.
+        retry_policy: How each model call is retried on transient provider errors before a
+            subtask escalates (LangGraph's `RetryPolicy`, applied per call so a retry never
+            repeats calls that succeeded); defaults to `retry.default_retry_policy()`.
         checkpointer: A LangGraph checkpointer, for resuming runs and keeping finished work.
         name: The graph's name, used for the workflow span in traces.
     """
-    tiers = check_ladder(tiers, planner, synthesizer)
-    if max_subtasks < 1:
-        raise ValueError(f"max_subtasks must be >= 1, got {max_subtasks}.")
-    if max_tool_rounds < 1:
-        raise ValueError(f"max_tool_rounds must be >= 1, got {max_tool_rounds}.")
-    retry = retry_policy or RetryPolicy()
+    tiers = check_ladder(tiers, planner=planner, synthesizer=synthesizer)
+    check_count("max_subtasks", max_subtasks)
+    check_count("max_tool_rounds", max_tool_rounds)
+    check_interrupt(budget, checkpointer)
+    retry = check_retry(retry_policy)
     settings = GraphSettings(
         planner=planner,
         synthesizer=synthesizer or planner,
@@ -97,7 +99,6 @@ def create_tiered_graph(
         ),
     )
     reference = reference_of(tiers[-1])
-    node_retry = node_retry_policy(retry)
 
     def node(body: Any) -> RunnableLambda[Any, Any]:
         sync, asynchronous = node_pair(body, settings)
@@ -105,16 +106,17 @@ def create_tiered_graph(
 
     builder = StateGraph(TieredState, input_schema=TieredInput, output_schema=TieredOutput)
     builder.add_node(
-        "planner", node(plan_steps), retry_policy=node_retry,
+        "planner", node(plan_steps),
         metadata={attr.ROLE: "planner", attr.TIER: planner.name, attr.REFERENCE: reference},
     )
-    builder.add_node("dispatch", lambda state: dispatch(state, settings))
+    builder.add_node("dispatch", RunnableLambda(
+        lambda state, config: dispatch(state, config, settings), name="dispatch"))
     builder.add_node(
-        "worker", node(work_steps), retry_policy=node_retry,
+        "worker", node(work_steps),
         metadata={attr.ROLE: "worker", attr.REFERENCE: reference},
     )
     builder.add_node(
-        "synthesizer", node(synthesize_steps), retry_policy=node_retry,
+        "synthesizer", node(synthesize_steps),
         metadata={attr.ROLE: "synthesizer", attr.TIER: settings.synthesizer.name,
                   attr.REFERENCE: reference},
     )

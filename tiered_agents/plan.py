@@ -1,22 +1,65 @@
-"""The plan the planner writes: subtasks with dependencies, parsed and validated."""
+"""The plan the planner writes: subtasks with dependencies, parsed and validated.
+
+A plan lives in the graph's state as plain JSON data (`Plan` and `Subtask` are `TypedDict`s), so
+checkpoints hold no custom types: they load under `LANGGRAPH_STRICT_MSGPACK`, on LangGraph
+Server, and through any JSON converter. What the planner writes is validated by the pydantic
+models `PlanModel` and `SubtaskModel` (also the schema given to models' structured output).
+
+Any planner reply gives a `Plan` or a `PlanValidationError`, in time linear in its size: deep
+nesting, huge lists, megabyte strings, lone surrogates and invalid `expected_output` schemas
+are all named problems the planner is shown, never a crash.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+from typing_extensions import TypedDict
 
-from tiered_agents._json import extract_json
+from tiered_agents._json import clip, extract_json
 from tiered_agents.errors import PlanValidationError
 
-__all__ = ["Plan", "Subtask", "parse_plan", "validate_plan"]
+__all__ = ["MAX_DEPTH", "Plan", "PlanModel", "Subtask", "SubtaskModel", "check_schema",
+           "find_subtask", "parse_plan", "validate_plan"]
+
+MAX_DEPTH = 48
+"""The deepest nesting a plan (schemas included) may have; deeper plans are rejected."""
 
 
-class Subtask(BaseModel):
-    """One unit of work a worker tier executes."""
+class Subtask(TypedDict):
+    """One unit of work a worker tier executes (plain data, as stored in the state)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    id: str
+    """Unique id, e.g. 's1'."""
+    instruction: str
+    """What the worker must do, self-contained."""
+    depends_on: list[str]
+    """Ids of subtasks whose outputs this one needs."""
+    tier: str | None
+    """Name of the tier to run on; `None` for the cheapest tier."""
+    expected_output: dict[str, Any] | None
+    """A JSON schema the output must satisfy, or `None`."""
+    acceptance: str | None
+    """A sentence saying what a good answer contains, or `None`."""
+
+
+class Plan(TypedDict):
+    """Subtasks that together answer the task. Ids are unique and dependencies form a DAG."""
+
+    subtasks: list[Subtask]
+
+
+class SubtaskModel(BaseModel):
+    """What the planner writes for one subtask (validated, then stored as a `Subtask`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, title="Subtask")
 
     id: str = Field(min_length=1, description="Unique id, e.g. 's1'.")
     instruction: str = Field(min_length=1, description="What the worker must do, self-contained.")
@@ -34,85 +77,176 @@ class Subtask(BaseModel):
     )
 
 
-class Plan(BaseModel):
-    """Subtasks that together answer the task. Ids are unique and dependencies form a DAG."""
+class PlanModel(BaseModel):
+    """The plan as the planner writes it; the schema for structured output."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, title="Plan")
 
-    subtasks: list[Subtask] = Field(description="The subtasks, in any order.")
-
-    def get(self, subtask_id: str) -> Subtask:
-        for subtask in self.subtasks:
-            if subtask.id == subtask_id:
-                return subtask
-        raise KeyError(subtask_id)
+    subtasks: list[SubtaskModel] = Field(description="The subtasks, in any order.")
 
 
-def _find_cycle(plan: Plan) -> list[str] | None:
-    deps = {s.id: s.depends_on for s in plan.subtasks}
+def find_subtask(plan: Plan, subtask_id: str) -> Subtask:
+    """The subtask with id `subtask_id` (`KeyError` when there is none)."""
+    for subtask in plan["subtasks"]:
+        if subtask["id"] == subtask_id:
+            return subtask
+    raise KeyError(subtask_id)
+
+
+def _find_cycle(subtasks: list[Subtask]) -> list[str] | None:
+    """A dependency cycle, found by an iterative depth-first search (no recursion limit)."""
+    deps = {s["id"]: s["depends_on"] for s in subtasks}
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for dep in deps.get(node, []):
-            if state.get(dep) == 1:
+    for root, root_deps in deps.items():
+        if root in state:
+            continue
+        path: list[str] = [root]
+        stack = [iter(root_deps)]
+        state[root] = 1
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(dep) == 1:
                 return [*path[path.index(dep):], dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
+            elif dep not in state:
+                state[dep] = 1
+                path.append(dep)
+                stack.append(iter(deps.get(dep, [])))
+    return None
 
-    for subtask in plan.subtasks:
-        if subtask.id not in state:
-            found = visit(subtask.id)
-            if found:
-                return found
+
+def _refs(schema: Any) -> list[str]:
+    """Every `$ref` in `schema`, outside subschemas that set their own `$id`."""
+    found: list[str] = []
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                found.append(node["$ref"])
+            stack.extend(v for k, v in node.items()
+                         if not (isinstance(v, dict) and "$id" in v and k != "$ref"))
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def check_schema(schema: Any) -> str | None:
+    """Why `schema` is not a usable JSON schema for an output, or `None` when it is.
+
+    Checked against its metaschema, and every `$ref` must resolve inside the schema itself
+    (remote references are never fetched).
+    """
+    if not isinstance(schema, dict):
+        return f"must be a JSON schema object, got {type(schema).__name__}"
+    try:
+        validator = jsonschema.validators.validator_for(
+            schema, default=jsonschema.Draft202012Validator)
+        validator.check_schema(schema)
+        resolver = Registry().resolver_with_root(
+            Resource.from_contents(schema, default_specification=DRAFT202012))
+        for ref in _refs(schema):
+            if not ref.startswith("#"):
+                return (f"$ref {clip(ref, 80)!r} points outside the schema; put the definition "
+                        "in the schema under $defs and use '#/$defs/...'")
+            resolver.lookup(ref)
+    except jsonschema.SchemaError as exc:
+        return f"is not a valid JSON schema ({clip(exc.message, 200)})"
+    except Unresolvable as exc:
+        return (f"has a $ref that resolves to nothing ({clip(str(exc.ref), 80)!r}); define it "
+                "under $defs")
+    except (RecursionError, ValueError, TypeError, LookupError) as exc:
+        return f"cannot be used as a JSON schema ({type(exc).__name__})"
     return None
 
 
 def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Plan:
     """Check the rules a runnable plan must follow; raise `PlanValidationError` otherwise."""
     tier_names = list(tiers)
-    if not plan.subtasks:
+    subtasks = plan["subtasks"]
+    if not subtasks:
         raise PlanValidationError("the plan has no subtasks; give at least one")
-    if len(plan.subtasks) > max_subtasks:
+    if len(subtasks) > max_subtasks:
         raise PlanValidationError(
-            f"the plan has {len(plan.subtasks)} subtasks but at most {max_subtasks} are allowed; "
+            f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
             "merge related steps"
         )
     seen: set[str] = set()
-    for subtask in plan.subtasks:
-        if subtask.id in seen:
-            raise PlanValidationError(f"subtask id {subtask.id!r} is used more than once")
-        seen.add(subtask.id)
-    for subtask in plan.subtasks:
-        missing = [d for d in subtask.depends_on if d not in seen]
+    for subtask in subtasks:
+        if subtask["id"] in seen:
+            raise PlanValidationError(
+                f"subtask id {clip(subtask['id'], 60)!r} is used more than once")
+        seen.add(subtask["id"])
+    for subtask in subtasks:
+        name = clip(subtask["id"], 60)
+        missing = [clip(d, 60) for d in subtask["depends_on"] if d not in seen]
         if missing:
             raise PlanValidationError(
-                f"subtask {subtask.id!r} depends on unknown subtask(s) {missing}"
+                f"subtask {name!r} depends on unknown subtask(s) {missing[:5]}"
             )
-        if subtask.id in subtask.depends_on:
-            raise PlanValidationError(f"subtask {subtask.id!r} depends on itself")
-        if subtask.tier is not None and subtask.tier not in tier_names:
+        if subtask["id"] in subtask["depends_on"]:
+            raise PlanValidationError(f"subtask {name!r} depends on itself")
+        if subtask["tier"] is not None and subtask["tier"] not in tier_names:
             raise PlanValidationError(
-                f"subtask {subtask.id!r} names tier {subtask.tier!r}, which does not exist; "
-                f"use one of {tier_names}"
+                f"subtask {name!r} names tier {clip(subtask['tier'], 60)!r}, which does not "
+                f"exist; use one of {tier_names}"
             )
-    cycle = _find_cycle(plan)
+        if subtask["expected_output"] is not None:
+            problem = check_schema(subtask["expected_output"])
+            if problem is not None:
+                raise PlanValidationError(
+                    f"subtask {name!r}: expected_output {problem}")
+    cycle = _find_cycle(subtasks)
     if cycle:
-        raise PlanValidationError(f"the dependencies form a cycle: {' -> '.join(cycle)}")
+        raise PlanValidationError(
+            f"the dependencies form a cycle: {' -> '.join(clip(c, 60) for c in cycle[:12])}")
     return plan
 
 
-def parse_plan(raw: Any) -> Plan:
-    """Turn a planner's output (a `Plan`, a dict, or text with JSON in it) into a `Plan`."""
-    if isinstance(raw, Plan):
-        return raw
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """`value` with lone surrogates replaced (they cannot be encoded to send or store), after
+    checking its nesting (`MAX_DEPTH`); recursion stays shallow because of that check."""
+    if depth > MAX_DEPTH:
+        raise PlanValidationError(
+            f"the plan is nested more than {MAX_DEPTH} levels deep; keep it flat")
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, Mapping):
+        return {_clean(k, depth + 1): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, depth + 1) for v in value]
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests (iterative: safe on any input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            items: Iterable[Any] = node.values()
+        elif isinstance(node, (list, tuple)):
+            items = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            return depth
+        stack.extend((v, depth + 1) for v in items)
+    return deepest
+
+
+def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
+    """Turn a planner's output (a `PlanModel`, a dict, or text with JSON in it) into a `Plan`.
+
+    Raises `PlanValidationError` naming the problem; with `max_subtasks`, a plan with more
+    subtasks is rejected before its subtasks are validated.
+    """
     if isinstance(raw, BaseModel):
         raw = raw.model_dump()
     if isinstance(raw, str):
@@ -120,16 +254,28 @@ def parse_plan(raw: Any) -> Plan:
             raw = extract_json(raw)
         except ValueError as exc:
             raise PlanValidationError(str(exc)) from None
+    if _depth(raw) > MAX_DEPTH:
+        raise PlanValidationError(
+            f"the plan is nested more than {MAX_DEPTH} levels deep; keep it flat")
     if isinstance(raw, list):
         raw = {"subtasks": raw}
     if not isinstance(raw, Mapping):
         raise PlanValidationError(
             f'the plan must be a JSON object {{"subtasks": [...]}}, got {type(raw).__name__}'
         )
+    subtasks = raw.get("subtasks")
+    if max_subtasks is not None and isinstance(subtasks, list) and len(subtasks) > max_subtasks:
+        raise PlanValidationError(
+            f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
+            "merge related steps")
     try:
-        return Plan.model_validate(raw)
+        model = PlanModel.model_validate(_clean(raw))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(clip(str(p), 40) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors()[:5]
         )
-        raise PlanValidationError(f"the plan does not match the schema ({problems})") from None
+        raise PlanValidationError(
+            f"the plan does not match the schema ({clip(problems, 600)})") from None
+    dumped: Plan = model.model_dump()  # type: ignore[assignment]
+    return dumped

@@ -50,8 +50,15 @@ def planner_messages(
     return [SystemMessage(system), HumanMessage(f"Task:\n{task}")]
 
 
+REPLAN_CHARS = 20_000
+"""How much of an invalid plan is shown back to the planner."""
+
+
 def replan_message(previous: Any, problem: str) -> HumanMessage:
-    shown = previous if isinstance(previous, str) else json.dumps(previous, ensure_ascii=False)
+    shown = previous if isinstance(previous, str) else json.dumps(previous, ensure_ascii=False,
+                                                                   default=str)
+    if len(shown) > REPLAN_CHARS:
+        shown = shown[:REPLAN_CHARS] + f"\n[... {len(shown) - REPLAN_CHARS} more characters]"
     return HumanMessage(
         f"Your previous plan was:\n{shown}\n\nIt is invalid: {problem}.\n"
         "Reply with a corrected plan as a JSON object only."
@@ -61,16 +68,16 @@ def replan_message(previous: Any, problem: str) -> HumanMessage:
 def worker_messages(
     task: str, subtask: Subtask, dependencies: Mapping[str, Any], *, json_only: bool
 ) -> list[BaseMessage]:
-    parts = [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask.instruction}"]
+    parts = [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask['instruction']}"]
     if dependencies:
         done = "\n\n".join(f"[{k}]\n{render(v)}" for k, v in dependencies.items())
         parts.append(f"Results of earlier subtasks you may use:\n{done}")
-    if subtask.acceptance:
-        parts.append(f"A good answer: {subtask.acceptance}")
-    if subtask.expected_output is not None:
+    if subtask["acceptance"]:
+        parts.append(f"A good answer: {subtask['acceptance']}")
+    if subtask["expected_output"] is not None:
         parts.append(
             "Your answer must be JSON that satisfies this JSON schema:\n"
-            + json.dumps(subtask.expected_output, ensure_ascii=False)
+            + json.dumps(subtask["expected_output"], ensure_ascii=False)
         )
         if json_only:
             parts.append("Reply with the JSON only.")
@@ -85,10 +92,11 @@ def synthesizer_messages(
     task: str, plan: Plan, results: Mapping[str, SubtaskResult]
 ) -> list[BaseMessage]:
     sections = []
-    for subtask in plan.subtasks:
-        result = results.get(subtask.id)
-        if result is not None and result.status == "done":
-            sections.append(f"[{subtask.id}] {subtask.instruction}\n{render(result.output)}")
+    for subtask in plan["subtasks"]:
+        result = results.get(subtask["id"])
+        if result is not None and result["status"] == "done":
+            sections.append(f"[{subtask['id']}] {subtask['instruction']}\n"
+                            f"{render(result['output'])}")
     system = (
         "You write the final answer to the user's task from the results your team produced. "
         "Use the results; do not invent facts they do not support. Answer the task directly."

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 from tiered_agents._budget import BudgetState, merge_budget
@@ -14,45 +15,50 @@ __all__ = ["Attempt", "BudgetState", "SubtaskResult", "TieredInput", "TieredOutp
            "TieredState", "WorkerInput"]
 
 Status = Literal["done", "error", "failed"]
-"""`done`: accepted. `error`: the last attempt failed and a higher tier will try.
-`failed`: every allowed tier failed."""
+"""`done`: accepted. `error`: the last attempt failed and `next_tier` will try.
+`failed`: every allowed tier failed; resuming the thread (`invoke(None, config)`) tries again
+from the tier after the last one that answered."""
 
 
-class Attempt(BaseModel):
-    """One try of a subtask on one tier."""
+class Attempt(TypedDict):
+    """One try of a subtask on one tier (plain data, as stored in the state)."""
 
-    model_config = ConfigDict(frozen=True)
+    number: int
+    """1-based attempt number within the subtask."""
+    tier: str
+    """Name of the tier that ran it."""
+    model: str
+    """Name of the model that answered."""
+    output: Any
+    """The output, when the attempt produced one (else `None`)."""
+    error: str | None
+    """The error, when the call or the output's schema check failed."""
+    accepted: bool
+    """Whether this output was accepted."""
+    score: float | None
+    """The verifier's score, if one ran."""
+    reason: str | None
+    """Why it was accepted or rejected."""
+    call_failed: bool
+    """Whether the model call itself failed (a provider, network or authentication error), so
+    the attempt produced no answer to judge. A resumed run tries such tiers again."""
+    usage: dict[str, int]
+    """input_tokens, output_tokens and total_tokens."""
 
-    number: int = Field(description="1-based attempt number within the subtask.")
-    tier: str = Field(description="Name of the tier that ran it.")
-    model: str = Field(description="Name of the model that answered.")
-    output: Any = Field(default=None, description="The output, when the attempt produced one.")
-    error: str | None = Field(default=None, description="The error, when the call or the "
-                              "output's schema check failed.")
-    accepted: bool = Field(default=False, description="Whether this output was accepted.")
-    score: float | None = Field(default=None, description="The verifier's score, if one ran.")
-    reason: str | None = Field(default=None, description="Why it was accepted or rejected.")
-    usage: dict[str, int] = Field(
-        default_factory=dict, description="input_tokens, output_tokens and total_tokens."
-    )
 
-    @property
-    def ok(self) -> bool:
-        return self.accepted
-
-
-class SubtaskResult(BaseModel):
+class SubtaskResult(TypedDict):
     """What a subtask produced, and every attempt it took to get there."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     status: Status
-    output: Any = Field(default=None, description="The accepted output (a str, or parsed JSON).")
-    tier: str | None = Field(
-        default=None, description="Name of the tier that produced the accepted output."
-    )
-    attempts: list[Attempt] = Field(default_factory=list)
+    output: Any
+    """The accepted output (a str, or parsed JSON); `None` until one is accepted."""
+    tier: str | None
+    """Name of the tier that produced the accepted output."""
+    attempts: list[Attempt]
+    """Every attempt, in order (those of earlier runs of a resumed thread included)."""
+    next_tier: str | None
+    """For status `error`: the tier the next attempt runs on."""
 
 
 def merge_results(
@@ -62,13 +68,19 @@ def merge_results(
     return {**(left or {}), **(right or {})}
 
 
-class TieredInput(TypedDict):
+class TieredInput(TypedDict, total=False):
+    """The task as a string, or chat messages whose last human message is the task."""
+
     task: str
     """What the user wants done."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    """A chat transcript (chat UIs, LangGraph Studio, supervisors); the final answer is
+    appended to it as an AI message."""
 
 
 class TieredOutput(TypedDict, total=False):
     task: str
+    messages: Annotated[list[AnyMessage], add_messages]
     plan: Plan
     results: dict[str, SubtaskResult]
     answer: str
@@ -78,6 +90,7 @@ class TieredOutput(TypedDict, total=False):
 
 class TieredState(TypedDict, total=False):
     task: str
+    messages: Annotated[list[AnyMessage], add_messages]
     plan: Plan
     results: Annotated[dict[str, SubtaskResult], merge_results]
     answer: str
@@ -94,7 +107,7 @@ class WorkerInput(TypedDict):
     tier: str
     """The tier this attempt runs on."""
     attempts: list[Attempt]
-    """The subtask's earlier attempts (on lower tiers)."""
+    """The subtask's earlier attempts (on lower tiers, and in earlier runs of the thread)."""
     dependencies: dict[str, Any]
     """The accepted outputs of the subtasks it depends on."""
     budget: BudgetState | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ from langchain_core.language_models import BaseChatModel
 
 from tiered_agents.pricing import Price
 
-__all__ = ["Tier", "check_ladder", "model_name", "model_provider", "reference_of"]
+__all__ = ["Tier", "check_count", "check_ladder", "model_name", "model_provider",
+           "reference_of"]
 
 
 @dataclass(frozen=True)
@@ -66,20 +68,49 @@ class Tier:
         return model_name(self.model)
 
 
-def check_ladder(tiers: Any, *others: Tier | None) -> list[Tier]:
-    """The tiers as a list, checked: at least one, all `Tier`s, unique names. `others` (a
-    planner, a synthesizer, an advisor) must be `Tier`s too but may repeat a ladder tier."""
+def check_ladder(tiers: Any, **roles: Tier | None) -> list[Tier]:
+    """The tiers as a list, checked: at least one, all `Tier`s, unique names. `roles` (the
+    planner, a synthesizer, an advisor) must be `Tier`s too; one may be a ladder tier, but a
+    role that takes a ladder tier's name must be that same tier."""
+    if tiers is None or isinstance(tiers, (str, Tier)) or not isinstance(tiers, Iterable):
+        raise TypeError("tiers= takes a list of Tier objects, cheapest first, e.g. "
+                        f"[Tier('small', ...), Tier('frontier', ...)]; got {type(tiers).__name__}.")
     ladder = list(tiers)
     if not ladder:
         raise ValueError("tiers= needs at least one Tier, cheapest first.")
-    for item in [*ladder, *(o for o in others if o is not None)]:
+    for item in ladder:
         if not isinstance(item, Tier):
-            raise TypeError(f"Expected a tiered_agents.Tier, got {type(item).__name__}. "
+            raise TypeError(f"tiers= takes tiered_agents.Tier objects, got {type(item).__name__}. "
                             "Wrap models as Tier('name', model).")
     names = [t.name for t in ladder]
     if len(set(names)) != len(names):
         raise ValueError(f"Tier names must be unique, got {names}.")
+    by_name = {t.name: t for t in ladder}
+    for role, tier in roles.items():
+        if tier is None:
+            if role in ("planner", "advisor", "executor"):
+                raise TypeError(f"{role}= needs a tiered_agents.Tier, got None.")
+            continue
+        if not isinstance(tier, Tier):
+            raise TypeError(f"{role}= needs a tiered_agents.Tier, got {type(tier).__name__}. "
+                            "Wrap the model as Tier('name', model).")
+        same = by_name.get(tier.name)
+        if same is not None and same != tier:
+            raise ValueError(
+                f"The {role} tier is named {tier.name!r} like a ladder tier, but its model or "
+                "settings differ; traces and reports would mix them up. Pass the ladder's own "
+                "Tier object, or give the role's tier another name.")
     return ladder
+
+
+def check_count(name: str, value: Any, minimum: int = 1) -> int:
+    """An integer setting, checked: `TypeError` for a non-integer, `ValueError` below
+    `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return value
 
 
 def _init_chat_model(spec: str) -> BaseChatModel:

@@ -123,7 +123,7 @@ class SchemaVerifier(_InlineVerifier):
         self.schema = schema
 
     def check(self, ctx: VerifyContext) -> Verdict:
-        schema = self.schema or (ctx.subtask.expected_output if ctx.subtask else None)
+        schema = self.schema or (ctx.subtask["expected_output"] if ctx.subtask else None)
         if schema is None:
             return Verdict(True, None, "no schema to check")
         answer = ctx.answer
@@ -220,7 +220,7 @@ class JudgeVerifier(_ModelVerifier):
         self.threshold = threshold
 
     def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
-        acceptance = ctx.subtask.acceptance if ctx.subtask is not None else None
+        acceptance = ctx.subtask["acceptance"] if ctx.subtask is not None else None
         reply = yield model_call(self.tier, self.tier.chat_model,
                                  judge_messages(ctx.request, acceptance, ctx.answer), ctx.config,
                                  budget=budget, metadata=_verify_metadata())

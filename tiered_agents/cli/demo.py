@@ -95,7 +95,7 @@ def field_accuracy(results: dict[str, Any], contract: Contract) -> tuple[dict[st
     the contract's known answers."""
     found: dict[str, Any] = {}
     for sid, result in results.items():
-        output = getattr(result, "output", None)
+        output = result.get("output")
         if isinstance(output, dict):
             for key, value in output.items():
                 if key in FIELDS:
@@ -219,14 +219,15 @@ def _show_progress(console: Console, update: dict[str, Any], started: float) -> 
     for node, data in update.items():
         if node == "planner" and data and data.get("plan"):
             plan = data["plan"]
-            console.print(f"{clock} [cyan]planner[/cyan] wrote {len(plan.subtasks)} subtask(s): "
-                          + ", ".join(f"{s.id} on {s.tier or 'cheapest'}" for s in plan.subtasks))
+            subtasks = plan["subtasks"]
+            console.print(f"{clock} [cyan]planner[/cyan] wrote {len(subtasks)} subtask(s): "
+                          + ", ".join(f"{s['id']} on {s['tier'] or 'cheapest'}" for s in subtasks))
         elif node == "worker" and data:
             for sid, result in (data.get("results") or {}).items():
-                last = result.attempts[-1]
-                mark = ("[green]accepted[/green]" if last.ok
-                        else f"[red]rejected[/red] ({last.reason})")
-                console.print(f"{clock}   worker [bold]{sid}[/bold] on {last.tier}: {mark}")
+                last = result["attempts"][-1]
+                mark = ("[green]accepted[/green]" if last["accepted"]
+                        else f"[red]rejected[/red] ({last['reason']})")
+                console.print(f"{clock}   worker [bold]{sid}[/bold] on {last['tier']}: {mark}")
         elif node == "synthesizer" and data and data.get("answer"):
             console.print(f"{clock} [cyan]synthesizer[/cyan] wrote the answer")
 

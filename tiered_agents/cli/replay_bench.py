@@ -92,7 +92,7 @@ def _run_cascade(policy: EscalationPolicy, models: Sequence[str], records: Seque
         for record in records:
             out = cascade.invoke({"messages": recording_messages(record)},
                                  config={"callbacks": [tracker]})
-            outcomes.append({"tier": out["tier"], "attempts": [a.tier for a in out["attempts"]],
+            outcomes.append({"tier": out["tier"], "attempts": [a["tier"] for a in out["attempts"]],
                              "correct": bool(record["answers"][out["tier"]]["correct"]),
                              "scores": scores_by_tier([out])})
             progress.advance(task)
