@@ -22,7 +22,7 @@ from typing_extensions import TypedDict
 
 from tiered_agents.budget import Budget, OnExceed, Spend
 from tiered_agents.errors import BudgetExceeded, BudgetStopped
-from tiered_agents.pricing import Price, price_message
+from tiered_agents.pricing import Price, estimated_cost, price_message
 from tiered_agents.usage import Usage
 
 __all__ = ["BudgetState", "RunBudget", "check_interrupt", "merge_budget", "on_budget_stop"]
@@ -233,20 +233,26 @@ class RunBudget:
             raise BudgetStopped(reason)
 
     def record(self, result: Any, seconds: float, *, model: str, provider: str | None,
-               price: Price | None) -> None:
-        """Called after each model call with its result."""
+               price: Price | None, prompt: Any = None) -> None:
+        """Called after each model call with its result (and its `prompt`, to estimate the
+        cost of a reply that reports no usage: a limit must never see such calls as $0)."""
         if self.budget is None:
             return
         message = result.get("raw") if isinstance(result, dict) else result
         response = getattr(message, "response_metadata", None) or {}
-        usage: Usage = price_message(message, model=response.get("model_name") or model,
-                                     provider=provider, price=price, seconds=seconds)
-        usd = usage.cost_usd or Decimal(0)
+        name = response.get("model_name") or model
+        usage: Usage = price_message(message, model=name, provider=provider, price=price,
+                                     seconds=seconds)
+        usd, tokens = usage.cost_usd, usage.total_tokens
+        if usd is None and tokens == 0 and message is not None:
+            usd, tokens = estimated_cost(prompt, message, model=name, provider=provider,
+                                         price=price)
+        usd = usd or Decimal(0)
         with self._lock:
             self.spent_usd += usd
-            self.spent_tokens += usage.total_tokens
+            self.spent_tokens += tokens
         if self.key is not None:
-            _LIVE.add(self.key, self.node, usd, usage.total_tokens)
+            _LIVE.add(self.key, self.node, usd, tokens)
 
     def update(self, stopped_at: str | None = None) -> BudgetState:
         """This node's contribution to the `budget` state channel."""

@@ -201,7 +201,7 @@ def model_call(tier: Tier, runnable: Runnable[Any, Any], messages: Any, config: 
 
     def after(result: Any, seconds: float) -> None:
         spent.record(result, seconds, model=tier.model_name, provider=provider,
-                     price=tier.price)
+                     price=tier.price, prompt=messages)
 
     return Call(runnable, messages, {**config, "metadata": meta}, limiter, spent.guard, after,
                 retry)

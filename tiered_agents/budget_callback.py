@@ -14,7 +14,7 @@ from langchain_core.outputs import LLMResult
 import tiered_agents.attributes as attr
 from tiered_agents._budget import on_budget_stop
 from tiered_agents.budget import Budget, Spend
-from tiered_agents.pricing import price_result
+from tiered_agents.pricing import Price, estimated_cost, price_result
 
 __all__ = ["BudgetCallback"]
 
@@ -51,7 +51,7 @@ class BudgetCallback(BaseCallbackHandler):
         self.spent_usd = Decimal(0)
         self.spent_tokens = 0
         self.by_node: dict[str, Decimal] = {}
-        self._calls: dict[UUID, tuple[dict[str, Any], str]] = {}
+        self._calls: dict[UUID, tuple[dict[str, Any], str, Any]] = {}
 
     @property
     def max_usd(self) -> float | None:
@@ -78,14 +78,21 @@ class BudgetCallback(BaseCallbackHandler):
                                       max_tokens=resumed.get("limit_tokens",
                                                              self.budget.max_tokens))
         with self._lock:
-            self._calls[run_id] = (metadata, node)
+            self._calls[run_id] = (metadata, node, messages)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
-            metadata, node = self._calls.pop(run_id, ({}, "(no node)"))
-        usage = price_result(response, metadata).usage
-        usd = usage.cost_usd or Decimal(0)
+            metadata, node, prompt = self._calls.pop(run_id, ({}, "(no node)", None))
+        reply = price_result(response, metadata)
+        usd, tokens = reply.usage.cost_usd, reply.usage.total_tokens
+        if usd is None and tokens == 0 and reply.message is not None:  # no usage reported
+            own = metadata.get(attr.PRICE)
+            usd, tokens = estimated_cost(prompt, reply.message, model=reply.model,
+                                         provider=metadata.get("ls_provider"),
+                                         price=Price.from_dict(own) if isinstance(own, dict)
+                                         else None)
+        usd = usd or Decimal(0)
         with self._lock:
             self.spent_usd += usd
-            self.spent_tokens += usage.total_tokens
+            self.spent_tokens += tokens
             self.by_node[node] = self.by_node.get(node, Decimal(0)) + usd

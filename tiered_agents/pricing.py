@@ -18,10 +18,11 @@ from genai_prices import calc_price
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 import tiered_agents.attributes as attr
-from tiered_agents.errors import UnpricedModelWarning
+from tiered_agents.errors import UnpricedModelWarning, UsageMissingWarning
 from tiered_agents.usage import Usage, usage_from_message
 
-__all__ = ["Price", "PriceLookup", "PricedReply", "price_message", "price_result", "price_usage"]
+__all__ = ["Price", "PriceLookup", "PricedReply", "estimate_tokens", "estimated_cost",
+           "price_message", "price_result", "price_usage"]
 
 _MTOK = Decimal(1_000_000)
 
@@ -108,6 +109,7 @@ class PriceLookup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._warned_usage: set[tuple[str, str]] = set()
         self._matched: dict[tuple[str, str | None], tuple[Any, float]] = {}
 
     def cost(
@@ -151,6 +153,21 @@ class PriceLookup:
             return result.total_price
         self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
         return None
+
+    def warn_usage_missing(self, model: str) -> None:
+        """Warn, once per model, that its replies carry no token usage."""
+        with self._lock:
+            if ("usage", model) in self._warned_usage:
+                return
+            self._warned_usage.add(("usage", model))
+        warnings.warn(
+            f"Model {model!r} reported no token usage, so its calls cannot be priced: the report "
+            "counts them as unpriced, and budgets charge an estimate (about 4 characters a "
+            "token). Streamed OpenAI-compatible calls need `stream_usage=True` "
+            "(ChatOpenAI(..., stream_usage=True)); otherwise give the tier a per-hour Price.",
+            UsageMissingWarning,
+            stacklevel=3,
+        )
 
     def _warn(self, model: str, why: str) -> None:
         with self._lock:
@@ -207,6 +224,8 @@ def price_message(
     elif isinstance(recorded, (int, float, str)):
         cost = Decimal(str(recorded))
     elif usage.total_tokens == 0 and (price is None or price.usd_per_hour is None):
+        if message is not None and not meta:
+            (lookup or _DEFAULT_LOOKUP).warn_usage_missing(model or "<unnamed model>")
         cost = None
     else:
         cost = (lookup or _DEFAULT_LOOKUP).cost(usage, model=model, provider=provider,
@@ -214,6 +233,36 @@ def price_message(
     usage.cost_usd = cost
     usage.unpriced_calls = 1 if cost is None else 0
     return usage
+
+
+def estimate_tokens(value: Any) -> int:
+    """A rough token count of text, messages or a reply: about 4 characters a token (used only
+    where a provider reported no usage)."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return (len(value) + 3) // 4
+    if isinstance(value, (list, tuple)):
+        return sum(estimate_tokens(v) for v in value)
+    if isinstance(value, dict):  # a structured-output result
+        return estimate_tokens(value.get("raw"))
+    content = getattr(value, "content", None)
+    tokens = estimate_tokens(content if isinstance(content, str) else str(content or ""))
+    calls = getattr(value, "tool_calls", None) or []
+    return tokens + sum(estimate_tokens(str(c.get("args", ""))) + 8 for c in calls)
+
+
+def estimated_cost(prompt: Any, reply: Any, *, model: str | None, provider: str | None = None,
+                   price: Price | None = None) -> tuple[Decimal | None, int]:
+    """What a call that reported no usage probably cost, from its text (`estimate_tokens`):
+    `(usd or None when the model's price is unknown, tokens)`. Budgets charge it so their
+    limits still bite."""
+    usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(reply),
+                  calls=1)
+    if price is not None and price.usd_per_hour is not None:
+        return None, usage.total_tokens
+    return _DEFAULT_LOOKUP.cost(usage, model=model, provider=provider, price=price), \
+        usage.total_tokens
 
 
 class PricedReply(NamedTuple):

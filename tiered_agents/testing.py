@@ -67,6 +67,8 @@ class FakeChatModel(BaseChatModel):
     """Input tokens to report as read from a prompt cache on every call."""
     reasoning_tokens: int = 0
     """Output tokens to report as reasoning on every call."""
+    report_usage: bool = True
+    """Whether replies carry `usage_metadata` (streamed OpenAI-compatible calls often do not)."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _index: int = PrivateAttr(default=0)
@@ -104,7 +106,7 @@ class FakeChatModel(BaseChatModel):
         if isinstance(reply, BaseException):
             raise reply
         message = AIMessage(content=reply) if isinstance(reply, str) else reply.model_copy()
-        if message.usage_metadata is None:
+        if message.usage_metadata is None and self.report_usage:
             prompt = sum(count_tokens(_text(m)) for m in messages)
             completion = count_tokens(_text(message)) + 8 * len(message.tool_calls)
             usage: dict[str, Any] = {

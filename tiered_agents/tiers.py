@@ -113,6 +113,11 @@ def check_count(name: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
+_OPENAI_COMPATIBLE = frozenset({"openai", "azure_openai", "deepseek", "xai"})
+"""`init_chat_model` providers built on langchain-openai's client, which reports no token usage
+on streamed calls unless `stream_usage=True`."""
+
+
 def _init_chat_model(spec: str) -> BaseChatModel:
     if ":" not in spec:
         raise ValueError(
@@ -126,6 +131,9 @@ def _init_chat_model(spec: str) -> BaseChatModel:
             f"Resolving the model string {spec!r} needs the `langchain` package: "
             "pip install 'tiered-agents[providers]' (or pass a chat model object instead)."
         ) from exc
+    provider = spec.partition(":")[0]
+    if provider in _OPENAI_COMPATIBLE:  # else streamed calls report no usage, and cost $?
+        return init_chat_model(spec, stream_usage=True)
     return init_chat_model(spec)
 
 

@@ -18,12 +18,15 @@ def configure_tracing(
     *,
     service_name: str = "tiered-agents",
     project_name: str | None = None,
+    export_timeout: float = 3.0,
 ) -> TracerProvider:
     """Build a `TracerProvider` that exports to OTLP/HTTP, a JSONL file and/or the console.
 
     For scripts and the CLI only: library code never calls this, and the provider is returned,
     not set globally. Pass it to `CostTracker(tracer_provider=...)`, and call `shutdown()` on it
-    before the process exits so every span is flushed.
+    before the process exits so every span is flushed. Spans are exported in the background;
+    each OTLP export (retries included) gives up after `export_timeout` seconds, so with the
+    collector down `shutdown()` returns within about that long instead of blocking.
 
     Args:
         otlp_endpoint: Base URL of an OTLP/HTTP receiver (`http://127.0.0.1:6006` for Phoenix);
@@ -32,7 +35,11 @@ def configure_tracing(
         console: Also print spans to standard output.
         service_name: The `service.name` resource attribute.
         project_name: Sets `openinference.project.name` (the Phoenix project).
+        export_timeout: Seconds an OTLP export may take, retries included (the SDK's default
+            is 10); also bounds `shutdown()` and `force_flush()` when the collector is down.
     """
+    if not export_timeout > 0:
+        raise ValueError(f"export_timeout must be > 0 seconds, got {export_timeout!r}.")
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
@@ -58,7 +65,9 @@ def configure_tracing(
         url = otlp_endpoint.rstrip("/")
         if not url.endswith("/v1/traces"):
             url += "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
+        exporter = OTLPSpanExporter(endpoint=url, timeout=export_timeout)
+        provider.add_span_processor(BatchSpanProcessor(
+            exporter, export_timeout_millis=export_timeout * 1000))
     if jsonl_path:
         provider.add_span_processor(SimpleSpanProcessor(JsonlSpanExporter(jsonl_path)))
     if console:

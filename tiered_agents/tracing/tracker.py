@@ -33,10 +33,13 @@ from opentelemetry.semconv._incubating.attributes import (  # noqa: PLC2701 - Ge
 from opentelemetry.semconv._incubating.metrics import (  # noqa: PLC2701 - GenAI metrics
     gen_ai_metrics,
 )
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_TYPE
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 import tiered_agents.attributes as attr
 from tiered_agents.pricing import Price, PriceLookup, price_result
+from tiered_agents.retry import status_code
 from tiered_agents.tiers import Tier, reference_of
 from tiered_agents.tracing.report import CallRecord, CostReport
 from tiered_agents.usage import Usage
@@ -134,9 +137,10 @@ class CostTracker(BaseCallbackHandler):
     Args:
         tracer_provider: Where spans go; `None` uses the global provider (never sets it).
         meter_provider: Where the token and cost metrics go; `None` uses the global provider.
-        capture_content: Record prompts and completions on chat spans. Off by default; the
-            `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` environment variable also
-            turns it on.
+        capture_content: Record prompts, completions, tool arguments and results, and exception
+            messages on spans. Off by default: failed spans then carry the exception's type
+            (and HTTP status) only. The `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`
+            environment variable also turns it on.
         reference: The frontier model savings are measured against, for apps not built with
             `create_tiered_graph` (which tells the tracker itself): a `Tier` or
             `"provider:model"`.
@@ -213,8 +217,21 @@ class CostTracker(BaseCallbackHandler):
         with self._lock:
             return self._runs.pop(run_id, None)
 
-    @staticmethod
-    def _end(run: _Run, error: BaseException | None = None) -> None:
+    def _fail(self, span: Span, error: BaseException) -> None:
+        """Mark `span` failed. Without content capture, only the exception's type (and an HTTP
+        status) is recorded: exception messages quote prompts, outputs and even API keys."""
+        kind = f"{type(error).__module__}.{type(error).__qualname__}"
+        span.set_attribute(ERROR_TYPE, kind)
+        if self.capture_content:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            return
+        status = status_code(error)
+        span.add_event("exception", {EXCEPTION_TYPE: kind})
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__ + (
+            f" (HTTP {status})" if status is not None else "")))
+
+    def _end(self, run: _Run, error: BaseException | None = None) -> None:
         span = run.span
         if span is None:
             return
@@ -225,8 +242,7 @@ class CostTracker(BaseCallbackHandler):
             if run.total.cost_usd is not None:
                 span.set_attribute(attr.AGG_COST_USD, float(run.total.cost_usd))
         if error is not None and not isinstance(error, GraphBubbleUp):
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            self._fail(span, error)
         span.end()
 
     # --- chains (workflow and nodes) ------------------------------------------------------
@@ -459,6 +475,5 @@ class CostTracker(BaseCallbackHandler):
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
         if run is not None and run.span is not None:
-            run.span.record_exception(error)
-            run.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            self._fail(run.span, error)
             run.span.end()
