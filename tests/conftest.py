@@ -14,6 +14,16 @@ from tiered_agents import Tier
 from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long fuzz run (`@pytest.mark.fuzz`) runs only when asked for: `pytest -m fuzz`."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="the long fuzz run: pytest -m fuzz")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def frontier_model() -> FakeChatModel:
     return FakeChatModel(respond=planner_responder([THREE_STEP_PLAN]),

@@ -24,6 +24,7 @@ from tiered_agents import (
     create_cascade,
     create_tiered_graph,
 )
+from tiered_agents.errors import UsageMissingWarning
 from tiered_agents.testing import FakeChatModel, instruction_of, last_text, planner_responder
 from tiered_agents.verifiers import ConfidenceVerifier
 
@@ -229,3 +230,47 @@ def test_budget_callback_guards_a_plain_langgraph_app() -> None:
     assert len(model.calls) == 4 and guard.spent_usd == Decimal("0.001")
     with pytest.raises(ValueError, match="need create_tiered_graph"):
         BudgetCallback(Budget(max_usd=1, on_exceed="stop"))
+
+
+# --- calls that report no usage ---------------------------------------------------------------
+
+
+def _silent(**kw: Any) -> FakeChatModel:
+    """A model whose replies carry no usage, like streamed OpenAI-compatible calls by default."""
+    return FakeChatModel(respond=lambda m, t: "x" * 4000, report_usage=False, **kw)
+
+
+def test_calls_without_usage_warn_count_as_unpriced_and_are_charged_an_estimate() -> None:
+    big = planner(plan_of(6))
+    worker = Tier("small", _silent(model_name="silent-mini"), price=Price(output_per_mtok=10))
+    tracker = CostTracker()
+    with pytest.warns(UsageMissingWarning, match="stream_usage=True") as caught:
+        out = create_tiered_graph(planner=big, tiers=[worker, big], budget=Budget(
+            max_usd=0.025, on_exceed="stop")).invoke(
+            {"task": "t"}, config={"callbacks": [tracker]})
+    assert len([w for w in caught if issubclass(w.category, UsageMissingWarning)]) >= 1
+    # ~1,000 estimated output tokens a reply at $10/M: $0.01 a call, so the limit bites.
+    assert out["budget"]["exceeded"] and out["budget"]["stopped_at"].startswith("worker")
+    assert Decimal("0.02") <= out["budget"]["spent_usd"] <= Decimal("0.04")
+    assert len(worker.chat_model.calls) < 6
+    report = tracker.report()
+    workers = [c for c in report.calls if c.node == "worker"]
+    assert workers and all(c.usage.cost_usd is None for c in workers)
+    assert report.total.unpriced_calls >= len(workers)
+    assert f"{report.total.unpriced_calls} unpriced call(s)" in report.table()
+
+
+def test_budget_callback_charges_an_estimate_for_calls_without_usage() -> None:
+    model = _silent(model_name="gpt-5-mini", provider="openai")
+    guard = BudgetCallback(Budget(max_usd=0.01, on_exceed="raise"))
+    with pytest.warns(UsageMissingWarning), pytest.raises(BudgetExceeded):
+        for _ in range(1000):
+            model.invoke("go", {"callbacks": [guard]})
+    assert 0 < guard.spent_usd and len(model.calls) < 1000
+
+
+def test_model_strings_of_openai_compatible_providers_stream_usage(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
+    model: Any = Tier("small", "openai:gpt-5-mini").chat_model
+    assert model.stream_usage is True

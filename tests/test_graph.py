@@ -157,7 +157,8 @@ def test_escalates_on_provider_error() -> None:
     out = create_tiered_graph(planner=big, tiers=[small, big]).invoke({"task": "t"})
     s2 = out["results"]["s2"]
     assert s2["tier"] == "frontier" and s2["status"] == "done"
-    assert [(a["tier"], a["accepted"]) for a in s2["attempts"]] == [("small", False), ("frontier", True)]
+    assert [(a["tier"], a["accepted"]) for a in s2["attempts"]] == [
+        ("small", False), ("frontier", True)]
     assert "400 bad request" in s2["attempts"][0]["error"]
     assert out["results"]["s1"]["tier"] == "small"
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import email.utils
-import random
-import threading
 import time
 from typing import Any
 
@@ -12,13 +10,18 @@ import anthropic
 import httpx
 import openai
 import pytest
-from langchain_core.messages import BaseMessage
 from langgraph.types import RetryPolicy
 from pydantic import BaseModel, ValidationError
 
 from tiered_agents import PlanError, Tier, create_cascade, create_tiered_graph
 from tiered_agents.retry import default_retry_policy, is_transient, retry_after, retry_delay
-from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
+from tiered_agents.testing import (
+    THREE_STEP_PLAN,
+    FakeChatModel,
+    TransientFaults,
+    echo_worker,
+    planner_responder,
+)
 
 URL = "https://api.example.com/v1/chat/completions"
 
@@ -127,35 +130,10 @@ def test_retry_after_http_date_and_delay_policy() -> None:
     assert retry_delay(policy, TimeoutError(), policy.max_attempts) is None
 
 
-class Faults:
-    """Wraps a fake model's answers: 20% of calls raise a transient provider error."""
-
-    def __init__(self, respond: Any, seed: int, rate: float = 0.2) -> None:
-        self.respond, self.rate = respond, rate
-        self.random = random.Random(seed)
-        self.lock = threading.Lock()
-        self.injected = 0
-
-    def __call__(self, messages: list[BaseMessage], tools: Any) -> Any:
-        with self.lock:
-            fault = self.random.random() < self.rate
-            kind = self.random.randrange(4)
-            if fault:
-                self.injected += 1
-        if not fault:
-            return self.respond(messages, tools)
-        request = httpx.Request("POST", URL)
-        return [http_error(429, {"retry-after": "0"}),
-                openai.RateLimitError("Rate limit reached", body=None,
-                                      response=response(429, {"retry-after-ms": "5"})),
-                anthropic.APIStatusError("Overloaded", body=None,
-                                         response=response(529, {"retry-after": "0"})),
-                openai.APITimeoutError(request=request)][kind]
-
-
 def test_runs_complete_under_20_percent_transient_faults_with_default_settings() -> None:
-    small_faults = Faults(echo_worker, seed=1)
-    big_faults = Faults(planner_responder([THREE_STEP_PLAN]), seed=2)
+    small_faults = TransientFaults(echo_worker, rate=0.2, seed=1, timeouts=False)
+    big_faults = TransientFaults(planner_responder([THREE_STEP_PLAN]), rate=0.2, seed=2,
+                                 timeouts=False)
     small = Tier("small", FakeChatModel(respond=small_faults, model_name="gpt-5-mini"))
     big = Tier("frontier", FakeChatModel(respond=big_faults, model_name="claude-opus-4-7"))
     graph = create_tiered_graph(planner=big, tiers=[small, big])  # default retry policy
@@ -201,8 +179,8 @@ def test_a_permanent_error_costs_one_call_and_fails_fast_with_the_providers_mess
 
 
 async def test_async_calls_are_retried_too() -> None:
-    model = scripted(http_error(503, {"retry-after": "0"}), http_error(429, {"retry-after-ms": "1"}),
-                     "Lima")
+    model = scripted(http_error(503, {"retry-after": "0"}),
+                     http_error(429, {"retry-after-ms": "1"}), "Lima")
     out = await create_cascade([Tier("only", model)]).ainvoke({"messages": [("user", "q")]})
     assert out["answer"] == "Lima" and len(model.calls) == 3
     assert len(out["attempts"]) == 1 and out["attempts"][0]["error"] is None
@@ -210,5 +188,5 @@ async def test_async_calls_are_retried_too() -> None:
 
 def test_retry_policy_argument_is_checked() -> None:
     small = Tier("small", FakeChatModel())
-    with pytest.raises(TypeError, match="retry_policy must be a langgraph.types.RetryPolicy"):
+    with pytest.raises(TypeError, match=r"retry_policy must be a langgraph\.types\.RetryPolicy"):
         create_cascade([small], retry_policy={"max_attempts": 3})  # type: ignore[arg-type]

@@ -1,7 +1,10 @@
 """Find the JSON value in a model's text: code fences and prose around it are tolerated.
 
-Linear in the text's length whatever its shape: fences are found with `str.find`, and the
-search for JSON embedded in prose stops once it has scanned a few times the text's length.
+Linear in the text's length whatever its shape: fences are found with `str.find` (the first
+`MAX_FENCES` blocks are tried), and the search for JSON embedded in prose tries at most
+`MAX_STARTS` plausible starting points (a `{` before a key or `}`, a `[` before a value) and
+stops once it has scanned a few times the text's length. (Each failed `json` decode costs time
+in the error's position, so an unbounded search over a megabyte of braces is quadratic.)
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ from typing import Any
 
 __all__ = ["clip", "extract_json"]
 
-_OPENERS = re.compile(r"[\[{]")
+_STARTS = re.compile(r'\{\s*["}]|\[\s*[\[{"0-9tfn\]-]')
+"""Where a JSON object or array can start: `{` before a key or `}`, `[` before a value."""
+MAX_STARTS = 64
+"""At most this many starting points are tried in prose."""
+MAX_FENCES = 64
+"""At most this many fenced blocks are tried."""
 _SCAN_FACTOR = 4
 """The embedded-JSON search scans at most this many times the text's length."""
 
@@ -25,8 +33,9 @@ def clip(text: str, limit: int) -> str:
 
 def _fenced(text: str) -> Iterator[str]:
     """The bodies of the ```-fenced blocks in `text` (the language tag skipped)."""
-    pos = 0
-    while (start := text.find("```", pos)) != -1:
+    pos, found = 0, 0
+    while found < MAX_FENCES and (start := text.find("```", pos)) != -1:
+        found += 1
         body = start + 3
         line_end = text.find("\n", body)
         tag = text[body:line_end] if line_end != -1 else ""
@@ -47,7 +56,9 @@ def extract_json(text: str) -> Any:
     """
     text = text.strip()
     too_deep = False
-    for candidate in (text, *_fenced(text)):
+    for index, candidate in enumerate((text, *_fenced(text))):
+        if index and candidate.lstrip()[:1] not in ("{", "["):
+            continue  # a fenced block that holds no object or array (e.g. code)
         try:
             return json.loads(candidate)
         except RecursionError:
@@ -56,7 +67,9 @@ def extract_json(text: str) -> Any:
             pass
     decoder = json.JSONDecoder()
     budget = _SCAN_FACTOR * len(text) + 4096
-    for match in _OPENERS.finditer(text):
+    for tries, match in enumerate(_STARTS.finditer(text)):
+        if tries >= MAX_STARTS:
+            break
         start = match.start()
         try:
             value, _ = decoder.raw_decode(text, start)

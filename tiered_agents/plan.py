@@ -254,9 +254,6 @@ def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
             raw = extract_json(raw)
         except ValueError as exc:
             raise PlanValidationError(str(exc)) from None
-    if _depth(raw) > MAX_DEPTH:
-        raise PlanValidationError(
-            f"the plan is nested more than {MAX_DEPTH} levels deep; keep it flat")
     if isinstance(raw, list):
         raw = {"subtasks": raw}
     if not isinstance(raw, Mapping):
@@ -265,9 +262,12 @@ def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
         )
     subtasks = raw.get("subtasks")
     if max_subtasks is not None and isinstance(subtasks, list) and len(subtasks) > max_subtasks:
-        raise PlanValidationError(
+        raise PlanValidationError(  # before anything else looks at every subtask
             f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
             "merge related steps")
+    if _depth(raw) > MAX_DEPTH:
+        raise PlanValidationError(
+            f"the plan is nested more than {MAX_DEPTH} levels deep; keep it flat")
     try:
         model = PlanModel.model_validate(_clean(raw))
     except ValidationError as exc:

@@ -62,7 +62,14 @@ class Price:
     def __post_init__(self) -> None:
         for name in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
                      "cache_write_per_mtok", "usd_per_hour"):
-            value = _dec(getattr(self, name))
+            raw = getattr(self, name)
+            if raw is not None and (isinstance(raw, bool) or not isinstance(
+                    raw, (int, float, Decimal))):
+                raise TypeError(f"Price.{name} must be a number of US dollars (int, float or "
+                                f"Decimal), got {type(raw).__name__} ({raw!r}).")
+            value = _dec(raw)
+            if value is not None and not value.is_finite():
+                raise ValueError(f"Price.{name} must be a finite number, got {raw!r}.")
             if value is not None and value < 0:
                 raise ValueError(f"Price.{name} must be >= 0, got {value}.")
             object.__setattr__(self, name, value)

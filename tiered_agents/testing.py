@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import threading
 import time
@@ -28,8 +29,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, PrivateAttr
 
-__all__ = ["THREE_STEP_PLAN", "FakeChatModel", "FakeToolChatModel", "Reply", "count_tokens",
-           "echo_worker", "instruction_of", "last_text", "planner_responder"]
+__all__ = ["THREE_STEP_PLAN", "FakeChatModel", "FakeToolChatModel", "Reply", "TransientFaults",
+           "count_tokens", "echo_worker", "instruction_of", "last_text", "planner_responder"]
 
 Reply = str | AIMessage | BaseException
 """What a fake answers: text, a full message (tool calls, usage), or an exception to raise."""
@@ -158,6 +159,50 @@ class FakeToolChatModel(FakeChatModel):
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+
+# --- injected faults ---------------------------------------------------------------------------
+
+
+class TransientFaults:
+    """Wraps a `respond` function so that a share `rate` of calls (seeded) raise a transient
+    provider error: HTTP 429, 503 or 529 (as `httpx.HTTPStatusError`, with `Retry-After:
+    retry_after` when given) or, with `timeouts`, a bare `TimeoutError` (retried with backoff).
+
+    Example:
+        ```python
+        faults = TransientFaults(echo_worker, rate=0.2, seed=1)
+        model = FakeChatModel(respond=faults)
+        ...
+        faults.injected  # how many calls failed
+        ```
+    """
+
+    def __init__(self, respond: Callable[[list[BaseMessage], Any], Reply], *, rate: float = 0.2,
+                 seed: int = 0, retry_after: str | None = "0", timeouts: bool = True) -> None:
+        self.respond, self.rate, self.retry_after, self.timeouts = respond, rate, retry_after, \
+            timeouts
+        self.injected = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def __call__(self, messages: list[BaseMessage], tools: Any) -> Reply:
+        import httpx
+
+        with self._lock:
+            fault = self._random.random() < self.rate
+            kind = self._random.randrange(4 if self.timeouts else 3)
+            self.injected += fault
+        if not fault:
+            return self.respond(messages, tools)
+        if kind == 3:
+            return TimeoutError("the provider did not answer in time")
+        status = (429, 503, 529)[kind]
+        request = httpx.Request("POST", "https://api.example.com/v1/chat/completions")
+        headers = {"retry-after": self.retry_after} if self.retry_after is not None else {}
+        return httpx.HTTPStatusError(f"HTTP {status}", request=request,
+                                     response=httpx.Response(status, headers=headers,
+                                                             request=request))
 
 
 # --- scripted team members ----------------------------------------------------------------------
