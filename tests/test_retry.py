@@ -190,3 +190,15 @@ def test_retry_policy_argument_is_checked() -> None:
     small = Tier("small", FakeChatModel())
     with pytest.raises(TypeError, match=r"retry_policy must be a langgraph\.types\.RetryPolicy"):
         create_cascade([small], retry_policy={"max_attempts": 3})  # type: ignore[arg-type]
+
+
+def test_verifier_calls_are_retried_too() -> None:
+    from tiered_agents import EscalationPolicy
+    from tiered_agents.verifiers import SelfCheckVerifier
+
+    small = scripted("Lima", http_error(503, {"retry-after": "0"}), "Y")
+    big = FakeChatModel(respond=lambda m, t: "LIMA")
+    cascade = create_cascade([Tier("small", small), Tier("frontier", big)],
+                             verifier=SelfCheckVerifier(), escalation=EscalationPolicy())
+    out = cascade.invoke({"messages": [("user", "What is the capital of Peru?")]})
+    assert out["answer"] == "Lima" and big.calls == [] and len(small.calls) == 3

@@ -279,7 +279,7 @@ def attempt_steps(
             context = VerifyContext(request=request, answer=output, tier=tier,
                                     message=seen[-1] if seen else None, subtask=subtask,
                                     config=verify_config)
-            verdict = yield from run_verifier(s.verifier, context, budget)
+            verdict = yield from run_verifier(s.verifier, context, budget, s.retry_policy)
             accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
             score, reason = verdict.score, verdict.reason
 

@@ -28,6 +28,7 @@ from typing import Any
 import jsonschema
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.types import RetryPolicy
 
 import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
@@ -35,6 +36,7 @@ from tiered_agents._calls import Call, Steps, model_call, run_async, run_sync
 from tiered_agents._json import extract_json
 from tiered_agents.plan import Subtask
 from tiered_agents.prompts import judge_messages, self_check_messages
+from tiered_agents.retry import default_retry_policy
 from tiered_agents.tiers import Tier
 
 __all__ = [
@@ -98,14 +100,15 @@ class _ModelVerifier(Verifier):
     hold those calls to the run's budget and concurrency limits."""
 
     @abstractmethod
-    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
-        """The verification, yielding the model calls it needs."""
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None,
+              retry: RetryPolicy | None = None) -> Steps[Verdict]:
+        """The verification, yielding the model calls it needs (each retried by `retry`)."""
 
     def check(self, ctx: VerifyContext) -> Verdict:
-        return run_sync(self.steps(ctx, None))
+        return run_sync(self.steps(ctx, None, default_retry_policy()))
 
     async def acheck(self, ctx: VerifyContext) -> Verdict:
-        return await run_async(self.steps(ctx, None))
+        return await run_async(self.steps(ctx, None, default_retry_policy()))
 
 
 def _verify_metadata() -> dict[str, Any]:
@@ -185,10 +188,11 @@ class SelfCheckVerifier(_ModelVerifier):
     def __init__(self, threshold: float = math.log(0.8)) -> None:
         self.threshold = threshold
 
-    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None,
+              retry: RetryPolicy | None = None) -> Steps[Verdict]:
         reply = yield model_call(ctx.tier, ctx.tier.chat_model,
                                  self_check_messages(ctx.request, ctx.answer), ctx.config,
-                                 budget=budget, metadata=_verify_metadata())
+                                 budget=budget, metadata=_verify_metadata(), retry=retry)
         text = reply.text.strip().upper() if isinstance(reply.text, str) else ""
         said_yes = text.startswith("Y")
         score = _logprob_of_yes(reply)
@@ -219,11 +223,12 @@ class JudgeVerifier(_ModelVerifier):
         self.tier = tier
         self.threshold = threshold
 
-    def steps(self, ctx: VerifyContext, budget: RunBudget | None) -> Steps[Verdict]:
+    def steps(self, ctx: VerifyContext, budget: RunBudget | None,
+              retry: RetryPolicy | None = None) -> Steps[Verdict]:
         acceptance = ctx.subtask["acceptance"] if ctx.subtask is not None else None
         reply = yield model_call(self.tier, self.tier.chat_model,
                                  judge_messages(ctx.request, acceptance, ctx.answer), ctx.config,
-                                 budget=budget, metadata=_verify_metadata())
+                                 budget=budget, metadata=_verify_metadata(), retry=retry)
         try:
             graded = extract_json(reply.text)
             score = float(graded["score"]) / 10
@@ -266,12 +271,13 @@ class FunctionVerifier(Verifier):
         return _verdict(await self.fn(ctx))  # type: ignore[misc]
 
 
-def run_verifier(verifier: Verifier, ctx: VerifyContext, budget: RunBudget | None
-                 ) -> Steps[Verdict]:
+def run_verifier(verifier: Verifier, ctx: VerifyContext, budget: RunBudget | None,
+                 retry: RetryPolicy | None = None) -> Steps[Verdict]:
     """How the graphs run a verifier (internal): built-in model calls are held to the run's
-    budget; a custom `check`/`acheck` runs as a runnable under `ctx.config`."""
+    budget and retried by its policy; a custom `check`/`acheck` runs as a runnable under
+    `ctx.config`."""
     if isinstance(verifier, _ModelVerifier):
-        return (yield from verifier.steps(ctx, budget))
+        return (yield from verifier.steps(ctx, budget, retry))
     if isinstance(verifier, _InlineVerifier):
         return verifier.check(ctx)
     name = getattr(verifier, "name", None) or type(verifier).__name__
