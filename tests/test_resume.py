@@ -181,7 +181,8 @@ async def test_cascade_resumes_after_every_tier_failed(mode: str) -> None:
     assert (len(small.calls), len(big.calls)) == (2, 1)
 
 
-def test_advisor_agent_resumes_without_repaying_finished_steps() -> None:
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_advisor_agent_resumes_without_repaying_finished_steps(mode: str) -> None:
     @tool
     def clause(name: str) -> str:
         """Read a clause of the contract."""
@@ -201,10 +202,11 @@ def test_advisor_agent_resumes_without_repaying_finished_steps() -> None:
     agent = create_advisor_agent(Tier("small", model), Tier("frontier", FakeChatModel()),
                                  tools=[clause], checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "a1"}}
+    request = {"messages": [HumanMessage("What notice does the contract need?")]}
     with pytest.raises(openai.AuthenticationError):
-        agent.invoke({"messages": [HumanMessage("What notice does the contract need?")]}, config)
+        await agent.ainvoke(request, config) if mode == "async" else agent.invoke(request, config)
     outage.down = False
-    out = agent.invoke(None, config)
+    out = await agent.ainvoke(None, config) if mode == "async" else agent.invoke(None, config)
     assert out["answer"] == "Notice is 30 days."
     assert len(model.calls) == 3  # the first turn once, the failed turn, its retry
 
@@ -351,3 +353,67 @@ def test_state_holds_plain_data_only(caplog: pytest.LogCaptureFixture) -> None:
 
     found = kinds({k: v for k, v in values.items() if k != "messages"})
     assert found <= {dict, list, str, int, float, bool, type(None)}, found
+
+
+class Crash(BaseException):
+    """Stands for the process dying mid-call (not an `Exception`: nothing catches it)."""
+
+
+def _crashing_team(crash_at: int | None) -> tuple[Tier, Tier, list[str]]:
+    """A team whose `crash_at`-th model call (counted over both models) crashes; returns the
+    tiers and the log of calls that finished."""
+    finished: list[str] = []
+    count = [0]
+    plans = planner_responder([THREE_STEP_PLAN])
+
+    def calls(respond: Any, name: str) -> Any:
+        def wrapped(messages: list[BaseMessage], tools: Any) -> Any:
+            count[0] += 1
+            if count[0] == crash_at:
+                raise Crash(f"crash at call {crash_at}")
+            reply = respond(messages, tools)
+            finished.append(f"{name}: {last_text(messages)[:60]}")
+            return reply
+        return wrapped
+
+    small = Tier("small", FakeChatModel(respond=calls(echo_worker, "small")))
+    big = Tier("frontier", FakeChatModel(respond=calls(
+        lambda m, t: echo_worker(m, t) if "Your subtask" in last_text(m) else plans(m, t),
+        "frontier")))
+    return small, big, finished
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4, 5])
+def test_a_crash_at_any_call_resumes_without_repaying_finished_calls(saver: Any,
+                                                                     crash_at: int) -> None:
+    small, big, clean = _crashing_team(None)
+    create_tiered_graph(planner=big, tiers=[small, big]).invoke({"task": "review"})
+    assert len(clean) == 5  # planner, three workers, synthesizer
+
+    small, big, finished = _crashing_team(crash_at)
+    graph = create_tiered_graph(planner=big, tiers=[small, big], checkpointer=saver)
+    config = {"configurable": {"thread_id": f"crash-{crash_at}"}}
+    with pytest.raises(Crash):
+        graph.invoke({"task": "review"}, config)
+    out = graph.invoke(None, config)
+    assert out["answer"] == "FINAL ANSWER"
+    assert sorted(finished) == sorted(clean)  # every call finished exactly once
+
+
+async def test_cascade_resumes_after_every_tier_failed_on_sqlite(tmp_path: Path) -> None:
+    outage = Outage("capital")
+    small = FakeChatModel(respond=lambda m, t: auth_error() if outage.down else "Lima")
+    big = FakeChatModel(respond=lambda m, t: auth_error() if outage.down else "LIMA")
+    config = {"configurable": {"thread_id": "c1"}}
+    request = {"messages": [HumanMessage("What is the capital of Peru?")]}
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:
+        cascade = create_cascade([Tier("small", small), Tier("frontier", big)],
+                                 checkpointer=saver)
+        with pytest.raises(CascadeFailedError):
+            await cascade.ainvoke(request, config)
+    outage.down = False
+    with SqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:  # a new process
+        cascade = create_cascade([Tier("small", small), Tier("frontier", big)],
+                                 checkpointer=saver)
+        out = cascade.invoke(None, config)
+    assert out["answer"] == "Lima" and (len(small.calls), len(big.calls)) == (2, 1)

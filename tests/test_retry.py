@@ -202,3 +202,14 @@ def test_verifier_calls_are_retried_too() -> None:
                              verifier=SelfCheckVerifier(), escalation=EscalationPolicy())
     out = cascade.invoke({"messages": [("user", "What is the capital of Peru?")]})
     assert out["answer"] == "Lima" and big.calls == [] and len(small.calls) == 3
+
+
+def test_control_flow_is_never_retried_even_by_a_retry_everything_policy() -> None:
+    from langgraph.errors import GraphInterrupt
+
+    from tiered_agents.errors import BudgetStopped
+
+    everything = RetryPolicy(retry_on=lambda exc: True)
+    for exc in (GraphInterrupt(), BudgetStopped("spent"), PlanError("bad")):
+        assert retry_delay(everything, exc, 1) is None
+    assert retry_delay(everything, ValueError("x"), 1) is not None

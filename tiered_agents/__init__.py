@@ -14,6 +14,7 @@ from tiered_agents.cascade import create_cascade
 from tiered_agents.errors import (
     BudgetExceeded,
     CascadeFailedError,
+    InvalidInputError,
     PlanError,
     PlanValidationError,
     SubtaskFailedError,
@@ -34,6 +35,7 @@ __all__ = [
     "CostReport",
     "CostTracker",
     "EscalationPolicy",
+    "InvalidInputError",
     "PlanError",
     "PlanValidationError",
     "Price",

@@ -23,9 +23,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from langgraph.errors import GraphBubbleUp
 from langgraph.types import RetryPolicy
 
-from tiered_agents.errors import TieredAgentsError
+from tiered_agents.errors import BudgetStopped, TieredAgentsError
 
 __all__ = ["TRANSIENT_STATUS", "check_retry", "default_retry_policy", "is_transient",
            "retry_after", "retry_delay", "retryable", "status_code"]
@@ -89,8 +90,10 @@ def retry_after(exc: BaseException) -> float | None:
 
 
 def retryable(policy: RetryPolicy, exc: BaseException) -> bool:
-    """Whether `policy` retries `exc` (our own errors never are)."""
-    if isinstance(exc, TieredAgentsError) or not isinstance(exc, Exception):
+    """Whether `policy` retries `exc`. Our own errors, budget stops and LangGraph's control flow
+    (interrupts) never are, whatever the policy's `retry_on` says."""
+    if isinstance(exc, (TieredAgentsError, BudgetStopped, GraphBubbleUp)) or \
+            not isinstance(exc, Exception):
         return False
     retry_on = policy.retry_on
     if isinstance(retry_on, type):
