@@ -417,3 +417,34 @@ async def test_cascade_resumes_after_every_tier_failed_on_sqlite(tmp_path: Path)
                                  checkpointer=saver)
         out = cascade.invoke(None, config)
     assert out["answer"] == "Lima" and (len(small.calls), len(big.calls)) == (2, 1)
+
+
+def test_cascade_and_advisor_take_one_request_after_another_on_a_thread() -> None:
+    small = FakeChatModel(respond=lambda m, t: "small answer")
+    big = FakeChatModel(respond=lambda m, t: "big answer")
+    cascade = create_cascade([Tier("small", small), Tier("frontier", big)],
+                             checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "chat"}}
+    for question in ("first?", "second?"):
+        out = cascade.invoke({"messages": [("user", question)]}, config)
+        assert (out["answer"], out["tier"]) == ("small answer", "small")
+    assert len(small.calls) == 2 and big.calls == [] and len(out["attempts"]) == 2
+
+    @tool
+    def look(q: str) -> str:
+        """Look something up."""
+        return "found"
+
+    def executor(messages: list[BaseMessage], tools: Any) -> Any:
+        if messages[-1].type == "human":
+            return AIMessage("", tool_calls=[{"name": "look", "args": {"q": "x"},
+                                              "id": f"c{len(messages)}"}])
+        return f"answer {len(messages)}"
+
+    model = FakeToolChatModel(respond=executor)
+    agent = create_advisor_agent(Tier("small", model), Tier("frontier", FakeChatModel()),
+                                 tools=[look], max_steps=2, checkpointer=InMemorySaver())
+    first = agent.invoke({"messages": [("user", "one")]}, config)
+    second = agent.invoke({"messages": [("user", "two")]}, config)
+    assert first["answer"] and second["answer"] and second["answer"] != first["answer"]
+    assert second["steps"] == 2 and len(model.calls) == 4  # a tool turn and an answer each

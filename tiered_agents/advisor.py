@@ -70,11 +70,11 @@ def _advisor_tool() -> dict[str, Any]:
 class AdvisorState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     advisor_calls: int
-    """Consultations so far."""
+    """Consultations for the current request."""
     steps: int
-    """Executor turns so far."""
-    answer: str
-    """The executor's final answer."""
+    """Executor turns for the current request."""
+    answer: str | None
+    """The executor's final answer to the current request."""
     budget: Annotated[BudgetState, merge_budget]
 
 
@@ -135,11 +135,17 @@ class _Settings:
                           limiter=self.limiters.get(tier.name), retry=self.retry)
 
 
-def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[Update]:
+def _new_request(state: AdvisorState) -> Update:
+    """A new input on the thread: check it (before any call); the step and consultation counts
+    and the answer start afresh."""
     if not state.get("messages") or not any(m.type == "human" for m in state["messages"]):
         raise InvalidInputError(
             'The advisor agent takes chat messages: invoke it with {"messages": [("user", '
             '"...")]}. (A {"task": ...} input is for create_tiered_graph.)')
+    return {"answer": None, "steps": 0, "advisor_calls": 0}
+
+
+def _executor_steps(state: AdvisorState, config: RunnableConfig, s: _Settings) -> Steps[Update]:
     budget = RunBudget(s.budget, state.get("budget"), "executor")
     messages = [SystemMessage(s.system_prompt), *state["messages"]]
     reset: BudgetState = {}
@@ -299,7 +305,9 @@ def create_advisor_agent(
                      metadata={attr.ROLE: "advisor", attr.TIER: advisor.name,
                                attr.REFERENCE: reference})
     builder.add_node("tools", RunnableLambda(run_tools, afunc=arun_tools, name="tools"))
-    builder.add_edge(START, "executor")
+    builder.add_node("request", _new_request)
+    builder.add_edge(START, "request")
+    builder.add_edge("request", "executor")
     builder.add_conditional_edges("executor", lambda state: _route(state, s),
                                   ["advisor", "tools", END])
     builder.add_edge("advisor", "executor")
