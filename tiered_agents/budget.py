@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 __all__ = ["Budget", "OnExceed", "Spend"]
 
@@ -71,6 +71,12 @@ class Budget:
     """Dollars per node (`planner`, `worker`, `synthesizer`, `verify`, `advisor`, ...)."""
     on_exceed: OnExceed = "stop"
     """What to do when a limit is reached (see `OnExceed`)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Budget:
+        if args:  # name the parameters instead of Python's "takes 1 positional argument"
+            raise TypeError(f"Budget takes keyword arguments, e.g. Budget(max_usd=0.5, "
+                            f"on_exceed='stop'); got the positional {args[0]!r}.")
+        return super().__new__(cls)
 
     def __post_init__(self) -> None:
         if self.on_exceed not in get_args(OnExceed):

@@ -59,6 +59,13 @@ class Price:
     usd_per_hour: Decimal | float | None = None
     """Set by `Price.per_hour`: the call's wall-clock seconds are charged at this hourly rate."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Price:
+        if args:  # name the parameters instead of Python's "takes 1 positional argument"
+            raise TypeError(
+                f"Price takes keyword arguments, e.g. Price(input_per_mtok=3, "
+                f"output_per_mtok=15) or Price.per_hour(0.5); got the positional {args[0]!r}.")
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
         for name in ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok",
                      "cache_write_per_mtok", "usd_per_hour"):
