@@ -22,7 +22,7 @@ from typing_extensions import TypedDict
 
 from tiered_agents.budget import Budget, OnExceed, Spend
 from tiered_agents.errors import BudgetExceeded, BudgetStopped
-from tiered_agents.pricing import Price, estimated_cost, price_message
+from tiered_agents.pricing import Price, charged, price_message
 from tiered_agents.usage import Usage
 
 __all__ = ["BudgetState", "RunBudget", "check_interrupt", "merge_budget", "on_budget_stop"]
@@ -243,11 +243,8 @@ class RunBudget:
         name = response.get("model_name") or model
         usage: Usage = price_message(message, model=name, provider=provider, price=price,
                                      seconds=seconds)
-        usd, tokens = usage.cost_usd, usage.total_tokens
-        if usd is None and tokens == 0 and message is not None:
-            usd, tokens = estimated_cost(prompt, message, model=name, provider=provider,
-                                         price=price)
-        usd = usd or Decimal(0)
+        usd, tokens = charged(usage, prompt, message, model=name, provider=provider,
+                              price=price)
         with self._lock:
             self.spent_usd += usd
             self.spent_tokens += tokens

@@ -14,7 +14,7 @@ from langchain_core.outputs import LLMResult
 import tiered_agents.attributes as attr
 from tiered_agents._budget import on_budget_stop
 from tiered_agents.budget import Budget, Spend
-from tiered_agents.pricing import Price, estimated_cost, price_result
+from tiered_agents.pricing import Price, charged, price_result
 
 __all__ = ["BudgetCallback"]
 
@@ -84,14 +84,10 @@ class BudgetCallback(BaseCallbackHandler):
         with self._lock:
             metadata, node, prompt = self._calls.pop(run_id, ({}, "(no node)", None))
         reply = price_result(response, metadata)
-        usd, tokens = reply.usage.cost_usd, reply.usage.total_tokens
-        if usd is None and tokens == 0 and reply.message is not None:  # no usage reported
-            own = metadata.get(attr.PRICE)
-            usd, tokens = estimated_cost(prompt, reply.message, model=reply.model,
-                                         provider=metadata.get("ls_provider"),
-                                         price=Price.from_dict(own) if isinstance(own, dict)
-                                         else None)
-        usd = usd or Decimal(0)
+        own = metadata.get(attr.PRICE)
+        usd, tokens = charged(reply.usage, prompt, reply.message, model=reply.model,
+                              provider=metadata.get("ls_provider"),
+                              price=Price.from_dict(own) if isinstance(own, dict) else None)
         with self._lock:
             self.spent_usd += usd
             self.spent_tokens += tokens

@@ -223,24 +223,6 @@ def _clean(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _depth(value: Any) -> int:
-    """How deeply `value` nests (iterative: safe on any input)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, Mapping):
-            items: Iterable[Any] = node.values()
-        elif isinstance(node, (list, tuple)):
-            items = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if depth > MAX_DEPTH:
-            return depth
-        stack.extend((v, depth + 1) for v in items)
-    return deepest
-
-
 def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
     """Turn a planner's output (a `PlanModel`, a dict, or text with JSON in it) into a `Plan`.
 
@@ -265,11 +247,8 @@ def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
         raise PlanValidationError(  # before anything else looks at every subtask
             f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
             "merge related steps")
-    if _depth(raw) > MAX_DEPTH:
-        raise PlanValidationError(
-            f"the plan is nested more than {MAX_DEPTH} levels deep; keep it flat")
     try:
-        model = PlanModel.model_validate(_clean(raw))
+        model = PlanModel.model_validate(_clean(raw))  # raises when nested too deeply
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(clip(str(p), 40) for p in err['loc'])}: {err['msg']}"

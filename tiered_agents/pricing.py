@@ -21,8 +21,8 @@ import tiered_agents.attributes as attr
 from tiered_agents.errors import UnpricedModelWarning, UsageMissingWarning
 from tiered_agents.usage import Usage, usage_from_message
 
-__all__ = ["Price", "PriceLookup", "PricedReply", "estimate_tokens", "estimated_cost",
-           "price_message", "price_result", "price_usage"]
+__all__ = ["Price", "PriceLookup", "PricedReply", "charged", "estimate_tokens", "price_message",
+           "price_result", "price_usage"]
 
 _MTOK = Decimal(1_000_000)
 
@@ -266,17 +266,19 @@ def estimate_tokens(value: Any) -> int:
     return tokens + sum(estimate_tokens(str(c.get("args", ""))) + 8 for c in calls)
 
 
-def estimated_cost(prompt: Any, reply: Any, *, model: str | None, provider: str | None = None,
-                   price: Price | None = None) -> tuple[Decimal | None, int]:
-    """What a call that reported no usage probably cost, from its text (`estimate_tokens`):
-    `(usd or None when the model's price is unknown, tokens)`. Budgets charge it so their
-    limits still bite."""
-    usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(reply),
-                  calls=1)
-    if price is not None and price.usd_per_hour is not None:
-        return None, usage.total_tokens
-    return _DEFAULT_LOOKUP.cost(usage, model=model, provider=provider, price=price), \
-        usage.total_tokens
+def charged(usage: Usage, prompt: Any, reply: Any, *, model: str | None,
+            provider: str | None = None, price: Price | None = None) -> tuple[Decimal, int]:
+    """What a budget charges for one call: its priced `usage`, or, when the reply reported no
+    usage at all, an estimate from its text (`estimate_tokens`) so limits still bite.
+    Returns `(usd, tokens)`; an unknown price charges $0 (with its own warning)."""
+    usd, tokens = usage.cost_usd, usage.total_tokens
+    if usd is None and tokens == 0 and reply is not None:
+        estimate = Usage(input_tokens=estimate_tokens(prompt),
+                         output_tokens=estimate_tokens(reply), calls=1)
+        tokens = estimate.total_tokens
+        if price is None or price.usd_per_hour is None:
+            usd = _DEFAULT_LOOKUP.cost(estimate, model=model, provider=provider, price=price)
+    return usd or Decimal(0), tokens
 
 
 class PricedReply(NamedTuple):
