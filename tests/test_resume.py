@@ -105,12 +105,18 @@ def _check_failed_then_resumed(error: SubtaskFailedError, out: dict[str, Any],
     assert len(planner_calls) == 1
 
 
-def test_failed_subtask_is_retried_on_resume(saver: Any) -> None:
+def outage_graph(checkpointer: Any) -> tuple[Any, Outage, FakeChatModel, FakeChatModel]:
+    """A tiered graph on `checkpointer` whose calls about contract B fail during an outage."""
     outage = Outage("contract B")
     small, big = ladder(outage)
     frontier = Tier("frontier", big)
     graph = create_tiered_graph(planner=frontier, tiers=[Tier("small", small), frontier],
-                                checkpointer=saver)
+                                checkpointer=checkpointer)
+    return graph, outage, small, big
+
+
+def test_failed_subtask_is_retried_on_resume(saver: Any) -> None:
+    graph, outage, small, big = outage_graph(saver)
     config = {"configurable": {"thread_id": "t1"}}
     with pytest.raises(SubtaskFailedError) as caught:
         graph.invoke({"task": "review"}, config)
@@ -125,11 +131,7 @@ def test_failed_subtask_is_retried_on_resume(saver: Any) -> None:
 
 
 async def test_failed_subtask_is_retried_on_resume_async(asaver: Any) -> None:
-    outage = Outage("contract B")
-    small, big = ladder(outage)
-    frontier = Tier("frontier", big)
-    graph = create_tiered_graph(planner=frontier, tiers=[Tier("small", small), frontier],
-                                checkpointer=asaver)
+    graph, outage, small, big = outage_graph(asaver)
     config = {"configurable": {"thread_id": "t1"}}
     with pytest.raises(SubtaskFailedError) as caught:
         await graph.ainvoke({"task": "review"}, config)

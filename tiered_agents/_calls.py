@@ -24,11 +24,12 @@ from langgraph.types import RetryPolicy
 
 import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
+from tiered_agents.errors import InvalidInputError
 from tiered_agents.retry import retry_delay
 from tiered_agents.tiers import Tier, model_provider
 
 __all__ = ["Call", "Limiter", "Steps", "Update", "as_tool", "model_call", "node_pair",
-           "resuming", "run_async", "run_sync", "text_of"]
+           "require_chat", "resuming", "run_async", "run_sync", "text_of"]
 
 T = TypeVar("T")
 
@@ -214,6 +215,20 @@ def resuming(config: RunnableConfig) -> bool:
     it, so `tests/test_resume.py` pins the behaviour this relies on.
     """
     return bool((config.get("configurable") or {}).get("__pregel_resuming"))
+
+
+def require_chat(state: Mapping[str, Any], graph: str) -> None:
+    """Check a chat graph's input before any call: `InvalidInputError` unless `state` holds
+    messages with a human one among them."""
+    messages = state.get("messages")
+    if not messages:
+        raise InvalidInputError(
+            f'The {graph} takes chat messages: invoke it with {{"messages": [("user", "...")]}}. '
+            '(A {"task": ...} input is for create_tiered_graph.)')
+    if not any(getattr(m, "type", None) == "human" for m in messages):
+        raise InvalidInputError(
+            "The messages hold no human message to answer; add the user's request, e.g. "
+            '{"messages": [("user", "...")]}.')
 
 
 def text_of(message: Any) -> str:

@@ -42,10 +42,11 @@ from tiered_agents._calls import (
     as_tool,
     model_call,
     node_pair,
+    require_chat,
     text_of,
 )
 from tiered_agents.budget import Budget
-from tiered_agents.errors import BudgetStopped, InvalidInputError
+from tiered_agents.errors import BudgetStopped
 from tiered_agents.retry import check_retry
 from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
 
@@ -138,10 +139,7 @@ class _Settings:
 def _new_request(state: AdvisorState) -> Update:
     """A new input on the thread: check it (before any call); the step and consultation counts
     and the answer start afresh."""
-    if not state.get("messages") or not any(m.type == "human" for m in state["messages"]):
-        raise InvalidInputError(
-            'The advisor agent takes chat messages: invoke it with {"messages": [("user", '
-            '"...")]}. (A {"task": ...} input is for create_tiered_graph.)')
+    require_chat(state, "advisor agent")
     return {"answer": None, "steps": 0, "advisor_calls": 0}
 
 

@@ -23,9 +23,9 @@ from tiered_agents._budget import (
     merge_budget,
     on_budget_stop,
 )
-from tiered_agents._calls import Steps, Update, node_pair, resuming, text_of
+from tiered_agents._calls import Steps, Update, node_pair, require_chat, resuming, text_of
 from tiered_agents.budget import Budget
-from tiered_agents.errors import BudgetStopped, CascadeFailedError, InvalidInputError
+from tiered_agents.errors import BudgetStopped, CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.retry import check_retry
 from tiered_agents.state import Attempt
@@ -64,15 +64,7 @@ def _request(messages: Sequence[BaseMessage]) -> str:
 
 def _new_request(state: CascadeState) -> Update:
     """A new input on the thread: check it (before any call), and start a fresh ladder."""
-    messages = state.get("messages")
-    if not messages:
-        raise InvalidInputError(
-            'The cascade takes chat messages: invoke it with {"messages": [("user", "...")]}. '
-            '(A {"task": ...} input is for create_tiered_graph.)')
-    if not any(m.type == "human" for m in messages):
-        raise InvalidInputError(
-            "The messages hold no human message to answer; add the user's request, e.g. "
-            '{"messages": [("user", "...")]}.')
+    require_chat(state, "cascade")
     return {"request_start": len(state.get("attempts") or []), "answer": None, "tier": None,
             "failed": False}
 

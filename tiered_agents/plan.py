@@ -162,6 +162,11 @@ def check_schema(schema: Any) -> str | None:
     return None
 
 
+def _too_many(count: int, max_subtasks: int) -> PlanValidationError:
+    return PlanValidationError(f"the plan has {count} subtasks but at most {max_subtasks} are "
+                               "allowed; merge related steps")
+
+
 def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Plan:
     """Check the rules a runnable plan must follow; raise `PlanValidationError` otherwise."""
     tier_names = list(tiers)
@@ -169,10 +174,7 @@ def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Pla
     if not subtasks:
         raise PlanValidationError("the plan has no subtasks; give at least one")
     if len(subtasks) > max_subtasks:
-        raise PlanValidationError(
-            f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
-            "merge related steps"
-        )
+        raise _too_many(len(subtasks), max_subtasks)
     seen: set[str] = set()
     for subtask in subtasks:
         if subtask["id"] in seen:
@@ -244,9 +246,7 @@ def parse_plan(raw: Any, *, max_subtasks: int | None = None) -> Plan:
         )
     subtasks = raw.get("subtasks")
     if max_subtasks is not None and isinstance(subtasks, list) and len(subtasks) > max_subtasks:
-        raise PlanValidationError(  # before anything else looks at every subtask
-            f"the plan has {len(subtasks)} subtasks but at most {max_subtasks} are allowed; "
-            "merge related steps")
+        raise _too_many(len(subtasks), max_subtasks)  # before anything walks every subtask
     try:
         model = PlanModel.model_validate(_clean(raw))  # raises when nested too deeply
     except ValidationError as exc:

@@ -123,7 +123,7 @@ class PriceLookup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-        self._warned_usage: set[tuple[str, str]] = set()
+        self._warned_usage: set[str] = set()
         self._matched: dict[tuple[str, str | None], tuple[Any, float]] = {}
 
     def cost(
@@ -171,9 +171,9 @@ class PriceLookup:
     def warn_usage_missing(self, model: str) -> None:
         """Warn, once per model, that its replies carry no token usage."""
         with self._lock:
-            if ("usage", model) in self._warned_usage:
+            if model in self._warned_usage:
                 return
-            self._warned_usage.add(("usage", model))
+            self._warned_usage.add(model)
         warnings.warn(
             f"Model {model!r} reported no token usage, so its calls cannot be priced: the report "
             "counts them as unpriced, and budgets charge an estimate (about 4 characters a "

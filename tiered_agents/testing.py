@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
@@ -187,8 +188,6 @@ class TransientFaults:
         self._lock = threading.Lock()
 
     def __call__(self, messages: list[BaseMessage], tools: Any) -> Reply:
-        import httpx
-
         with self._lock:
             fault = self._random.random() < self.rate
             kind = self._random.randrange(4 if self.timeouts else 3)

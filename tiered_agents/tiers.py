@@ -88,7 +88,7 @@ def check_ladder(tiers: Any, **roles: Tier | None) -> list[Tier]:
     by_name = {t.name: t for t in ladder}
     for role, tier in roles.items():
         if tier is None:
-            if role in ("planner", "advisor", "executor"):
+            if role in ("planner", "advisor"):
                 raise TypeError(f"{role}= needs a tiered_agents.Tier, got None.")
             continue
         if not isinstance(tier, Tier):
