@@ -27,7 +27,7 @@ from _machine import machine
 
 from tiered_agents import CostTracker, Tier, create_tiered_graph
 from tiered_agents.cli.contracts import make_contracts
-from tiered_agents.cli.demo import contract_task, scripted_tiers
+from tiered_agents.cli.demo import FIELDS_SCHEMA, batch_input, scripted_tiers
 from tiered_agents.testing import FakeChatModel
 
 
@@ -68,8 +68,9 @@ def graph_runs(n: int) -> dict[str, float]:
     small, frontier = scripted_tiers()
     small = Tier("small", small.model.model_copy(update={"delay": 0.0}))
     frontier = Tier("frontier", frontier.model.model_copy(update={"delay": 0.0}))
-    graph = create_tiered_graph(planner=frontier, tiers=[small, frontier])
-    task = contract_task(make_contracts()[0])
+    graph = create_tiered_graph(planner=frontier, tiers=[small, frontier],
+                                schemas={"key_terms": FIELDS_SCHEMA})
+    batch = batch_input(make_contracts())
     tp, mp = providers()
     plain, traced, calls = [], [], 0
     for i in range(n + 10):
@@ -77,7 +78,7 @@ def graph_runs(n: int) -> dict[str, float]:
             tracker = CostTracker(tracer_provider=tp, meter_provider=mp)
             config = {"callbacks": [tracker]} if with_tracker else {}
             start = time.perf_counter()
-            graph.invoke({"task": task}, config)
+            graph.invoke(batch, config)
             elapsed = time.perf_counter() - start
             if i >= 10:
                 (traced if with_tracker else plain).append(elapsed)

@@ -25,10 +25,12 @@ def main() -> None:
                                  project_name="contract-review")
     tracker = CostTracker(tracer_provider=provider)
     graph = create_tiered_graph(planner=frontier, tiers=[small, frontier], name="contract_review")
-    contracts = "\n\n".join(c.text for c in make_contracts(3))
+    # The contracts go in as documents: the planner sees their names and sizes only, and each
+    # worker reads the contracts its subtask names.
     out = graph.invoke(
         {"task": "Compare the termination clauses of these three contracts: who may terminate, "
-                 f"on how much notice, and which is most favourable to the client.\n\n{contracts}"},
+                 "on how much notice, and which is most favourable to the client.",
+         "documents": {c.id: c.text for c in make_contracts(3)}},
         config={"callbacks": [tracker], "max_concurrency": 8},
     )
     print(out["answer"], "\n")

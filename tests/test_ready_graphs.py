@@ -114,9 +114,10 @@ def test_cli_demo_says_it_runs_on_fakes_and_writes_the_trace(
     assert cli.main(["demo", "--fake", "--trace-file", str(trace_file)]) == 0
     printed = capsys.readouterr().out
     assert "FAKE models" in printed
-    assert "Field accuracy against the known answers: 7/7" in printed
-    assert "worker governing_law on frontier" in printed  # the escalation is visible
+    assert "Field accuracy against the known answers: 42/42" in printed
+    assert "worker extract/MSA-1001 on small: rejected" in printed  # the escalation is visible
+    assert "worker extract/MSA-1001 on frontier: accepted" in printed
     assert "saving" in printed
     spans = [json.loads(line) for line in trace_file.read_text().splitlines()]
     assert any(s["name"] == "invoke_workflow contract_review" for s in spans)
-    assert sum(s["name"] == "chat gpt-5-mini" for s in spans) == 7
+    assert sum(s["name"] == "chat gpt-5-mini" for s in spans) == 6  # one per contract

@@ -5,7 +5,7 @@ Shared by the tiered graph's workers and the cascade, sync and async alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -231,6 +231,7 @@ def attempt_steps(
     subtask: Subtask | None = None,
     metadata: dict[str, Any] | None = None,
     budget: RunBudget | None = None,
+    documents: Mapping[str, str] | None = None,
 ) -> Steps[Attempt]:
     """Run one attempt on `tier` and decide whether its answer is accepted.
 
@@ -278,7 +279,7 @@ def attempt_steps(
                 **(config.get("metadata") or {}), attr.ROLE: "verify"}}
             context = VerifyContext(request=request, answer=output, tier=tier,
                                     message=seen[-1] if seen else None, subtask=subtask,
-                                    config=verify_config)
+                                    documents=dict(documents or {}), config=verify_config)
             verdict = yield from run_verifier(s.verifier, context, budget, s.retry_policy)
             accepted = policy.accepts(tier.name, verdict.passed, verdict.score)
             score, reason = verdict.score, verdict.reason

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -22,7 +23,15 @@ from tiered_agents.errors import (
     PlanValidationError,
     SubtaskFailedError,
 )
-from tiered_agents.plan import PlanModel, Subtask, find_subtask, parse_plan, validate_plan
+from tiered_agents.plan import (
+    DocumentPlanModel,
+    Plan,
+    PlanModel,
+    Subtask,
+    find_subtask,
+    parse_plan,
+    validate_plan,
+)
 from tiered_agents.prompts import (
     planner_messages,
     replan_message,
@@ -32,8 +41,8 @@ from tiered_agents.prompts import (
 from tiered_agents.state import Attempt, SubtaskResult, TieredState, WorkerInput
 from tiered_agents.tiers import Tier
 
-__all__ = ["GraphSettings", "dispatch", "plan_steps", "route", "synthesize_steps", "task_of",
-           "work_steps"]
+__all__ = ["GraphSettings", "dispatch", "documents_of", "plan_steps", "route", "synthesize_steps",
+           "task_of", "work_steps"]
 
 MAX_PLAN_RETRIES = 2
 """How many times the planner is shown its invalid plan and asked again."""
@@ -47,6 +56,8 @@ class GraphSettings:
     synthesizer: Tier
     max_subtasks: int
     attempts: AttemptSettings
+    check_plan: Callable[[Plan], str | None] | None = None
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for tier in [self.planner, self.synthesizer, *self.attempts.tiers]:
@@ -60,8 +71,10 @@ class GraphSettings:
 
 
 def _planner_prompt(task: str, tiers: list[Tier], *, max_subtasks: int, previous: Any,
-                    problem: str, json_only: bool) -> list[Any]:
-    messages = planner_messages(task, tiers, max_subtasks=max_subtasks, json_only=json_only)
+                    problem: str, json_only: bool, documents: dict[str, str],
+                    schemas: dict[str, dict[str, Any]]) -> list[Any]:
+    messages = planner_messages(task, tiers, max_subtasks=max_subtasks, json_only=json_only,
+                                documents=documents, schemas=schemas)
     if previous is not None:
         messages.append(replan_message(previous, problem))
     return messages
@@ -95,32 +108,56 @@ def task_of(state: Any) -> str:
     return task
 
 
+def documents_of(state: Any) -> dict[str, str]:
+    """The run's documents, checked: a mapping of non-blank names to strings.
+
+    Raises `InvalidInputError` (before any model call) otherwise.
+    """
+    documents = state.get("documents")
+    if documents is None:
+        return {}
+    if not isinstance(documents, dict):
+        raise InvalidInputError(
+            "documents must be a mapping of names to texts, e.g. {\"documents\": "
+            f"{{\"contract-1\": \"...\"}}}}; got {type(documents).__name__}.")
+    for name, text in documents.items():
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError(f"Document names must be non-blank strings; got {name!r}.")
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"Document {name!r} must be a string, got {type(text).__name__}: pass its "
+                "text (serialise structured data into it).")
+    return documents
+
+
 # --- planner -------------------------------------------------------------------------------
 
 
 def plan_steps(state: TieredState, config: RunnableConfig, s: GraphSettings) -> Steps[Update]:
     task = task_of(state)  # before any call: bad input costs nothing
+    documents = documents_of(state)
     budget = s.run_budget(state, "planner")
     # A new task on a used thread starts clean: no results or answer of the previous one.
     fresh: Update = {"task": task, "results": Overwrite({}), "answer": None}
     try:
-        update = yield from _plan(task, config, s, budget)
+        update = yield from _plan(task, documents, config, s, budget)
     except BudgetStopped:
         return {**fresh, "budget": budget.update()}
     return {**fresh, **update, **({"budget": budget.update()} if budget.budget else {})}
 
 
-def _plan(task: str, config: RunnableConfig, s: GraphSettings, budget: RunBudget
-          ) -> Steps[Update]:
+def _plan(task: str, documents: dict[str, str], config: RunnableConfig, s: GraphSettings,
+          budget: RunBudget) -> Steps[Update]:
     a = s.attempts
     planner = a.tiers[0] if budget.downgraded else s.planner
-    plan_output = structured(planner.chat_model, PlanModel)
+    plan_output = structured(planner.chat_model, DocumentPlanModel if documents else PlanModel)
     problem = "no plan"
     previous: Any = None
     asks = 0
     for _ in range(MAX_PLAN_RETRIES + 1):
         ask = functools.partial(_planner_prompt, task, a.tiers, max_subtasks=s.max_subtasks,
-                                previous=previous, problem=problem)
+                                previous=previous, problem=problem, documents=documents,
+                                schemas=s.schemas)
         candidate: Any = None
         if plan_output is not None:
             try:
@@ -139,7 +176,11 @@ def _plan(task: str, config: RunnableConfig, s: GraphSettings, budget: RunBudget
             candidate = text_of(reply)
         try:
             plan = validate_plan(parse_plan(candidate, max_subtasks=s.max_subtasks),
-                                 tiers=a.tier_names, max_subtasks=s.max_subtasks)
+                                 tiers=a.tier_names, max_subtasks=s.max_subtasks,
+                                 documents=documents, schemas=s.schemas)
+            own = s.check_plan(plan) if s.check_plan is not None else None
+            if own is not None:
+                raise PlanValidationError(own)
             return {"plan": plan}
         except PlanValidationError as exc:
             problem = str(exc)
@@ -157,13 +198,15 @@ def work_steps(payload: WorkerInput, config: RunnableConfig, s: GraphSettings) -
     tier = a.tiers[0] if budget.downgraded else a.tier(payload["tier"])
     prior: list[Attempt] = list(payload.get("attempts") or [])
     task, deps = payload["task"], payload.get("dependencies") or {}
+    documents = payload.get("documents") or {}
     start = s.start_tier(subtask)
     try:
         attempt = yield from attempt_steps(
-            a, tier, lambda json_only: worker_messages(task, subtask, deps, json_only=json_only),
+            a, tier, lambda json_only: worker_messages(task, subtask, deps, json_only=json_only,
+                                                       documents=documents),
             request=f"{subtask['instruction']}\n\n(Part of the task: {task[:2000]})",
             prior=prior, config=config, start=start, subtask=subtask,
-            metadata={attr.SUBTASK_ID: subtask["id"]}, budget=budget,
+            metadata={attr.SUBTASK_ID: subtask["id"]}, budget=budget, documents=documents,
         )
     except BudgetStopped:  # not started: dispatch decides what the budget mode does
         return {"budget": budget.update(stopped_at=f"worker {subtask['id']}")}
@@ -241,8 +284,10 @@ def route(state: TieredState, s: GraphSettings) -> list[Send] | str:
 def _send(state: TieredState, subtask: Subtask, tier: str, attempts: list[Attempt]) -> Send:
     results = state.get("results") or {}
     deps = {d: results[d]["output"] for d in subtask["depends_on"]}
+    documents = state.get("documents") or {}
     payload: WorkerInput = {"task": state["task"], "subtask": subtask, "tier": tier,
                             "attempts": attempts, "dependencies": deps,
+                            "documents": {d: documents[d] for d in subtask["documents"]},
                             "budget": state.get("budget")}
     return Send("worker", payload)
 

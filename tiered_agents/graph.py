@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
@@ -25,6 +25,7 @@ from tiered_agents._nodes import (
 )
 from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
+from tiered_agents.plan import Plan, check_schemas
 from tiered_agents.retry import check_retry
 from tiered_agents.state import TieredInput, TieredOutput, TieredState
 from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
@@ -41,6 +42,8 @@ def create_tiered_graph(
     tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
     max_subtasks: int = 20,
     max_tool_rounds: int = 8,
+    check_plan: Callable[[Plan], str | None] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
     budget: Budget | None = None,
     verifier: Verifier | None = None,
     escalation: EscalationPolicy | None = None,
@@ -71,6 +74,14 @@ def create_tiered_graph(
         tools: Tools the workers may call, in a loop of at most `max_tool_rounds` rounds.
         max_subtasks: The largest plan accepted.
         max_tool_rounds: Model turns a worker may spend calling tools before it must answer.
+        check_plan: Your own rules for plans, checked after the built-in ones (once
+            `per_document` subtasks are expanded): return a problem ("subtask s1 needs an
+            expected_output") to send the plan back to the planner, as the built-in checks do,
+            or `None` to accept it.
+        schemas: Named JSON schemas for subtask outputs. The planner sees their names and
+            descriptions and can set a subtask's `expected_output` to a name instead of
+            writing the schema out (shorter plans, and the schema arrives exactly as you
+            wrote it, descriptions included).
         budget: Dollar and token limits the graph enforces (`Budget`); `out["budget"]` reports
             the spending.
         verifier: Judges each worker answer (`ConfidenceVerifier`, `JudgeVerifier`, ...);
@@ -86,12 +97,18 @@ def create_tiered_graph(
     tiers = check_ladder(tiers, planner=planner, synthesizer=synthesizer)
     check_count("max_subtasks", max_subtasks)
     check_count("max_tool_rounds", max_tool_rounds)
+    named = check_schemas(schemas)
+    if check_plan is not None and not callable(check_plan):
+        raise TypeError("check_plan must be a function taking the plan and returning a problem "
+                        f"(str) or None; got {type(check_plan).__name__}.")
     check_interrupt(budget, checkpointer)
     retry = check_retry(retry_policy)
     settings = GraphSettings(
         planner=planner,
         synthesizer=synthesizer or planner,
         max_subtasks=max_subtasks,
+        check_plan=check_plan,
+        schemas=named,
         attempts=AttemptSettings(
             tiers=tiers, retry_policy=retry, tools=[as_tool(t) for t in tools or []],
             max_tool_rounds=max_tool_rounds, verifier=verifier,

@@ -26,7 +26,8 @@ from typing_extensions import TypedDict
 from tiered_agents._json import clip, extract_json
 from tiered_agents.errors import PlanValidationError
 
-__all__ = ["MAX_DEPTH", "Plan", "PlanModel", "Subtask", "SubtaskModel", "check_schema",
+__all__ = ["MAX_DEPTH", "DocumentPlanModel", "DocumentSubtaskModel", "Plan", "PlanModel",
+           "Subtask", "SubtaskModel", "check_schema", "check_schemas", "expand_plan",
            "find_subtask", "parse_plan", "validate_plan"]
 
 MAX_DEPTH = 48
@@ -45,9 +46,15 @@ class Subtask(TypedDict):
     tier: str | None
     """Name of the tier to run on; `None` for the cheapest tier."""
     expected_output: dict[str, Any] | None
-    """A JSON schema the output must satisfy, or `None`."""
+    """A JSON schema the output must satisfy, or `None`. (The planner may name one of the
+    graph's `schemas` instead; `validate_plan` puts the schema itself here.)"""
     acceptance: str | None
     """A sentence saying what a good answer contains, or `None`."""
+    documents: list[str]
+    """Names of the run's documents the worker reads (it sees only these)."""
+    per_document: bool
+    """As the planner wrote it: run once per named document, each run reading one. Validated
+    plans are expanded (`expand_plan`), so a subtask in the state never has it set."""
 
 
 class Plan(TypedDict):
@@ -69,8 +76,17 @@ class SubtaskModel(BaseModel):
     tier: str | None = Field(
         default=None, description="Name of the tier to run on; omit for the cheapest tier."
     )
-    expected_output: dict[str, Any] | None = Field(
-        default=None, description="Optional JSON schema the output must satisfy."
+    per_document: bool = Field(
+        default=False,
+        description="Run the subtask once per document it names, each run reading one.",
+    )
+    documents: list[str] = Field(
+        default_factory=list,
+        description="Names of the documents the worker must read; it sees only these.",
+    )
+    expected_output: dict[str, Any] | str | None = Field(
+        default=None, description="Optional JSON schema the output must satisfy, or the name "
+        "of one of the graph's named schemas."
     )
     acceptance: str | None = Field(
         default=None, description="Optional sentence saying what a good answer contains."
@@ -83,6 +99,27 @@ class PlanModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, title="Plan")
 
     subtasks: list[SubtaskModel] = Field(description="The subtasks, in any order.")
+
+
+class DocumentSubtaskModel(SubtaskModel):
+    """`SubtaskModel` for runs with documents: the structured output makes the planner decide
+    `per_document` and `documents` for every subtask instead of leaving them out."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, title="Subtask")
+
+    per_document: bool = Field(
+        description="Run the subtask once per document it names, each run reading one.")
+    documents: list[str] = Field(
+        description="Names of the documents the worker must read; it sees only these.")
+
+
+class DocumentPlanModel(PlanModel):
+    """`PlanModel` for runs with documents (see `DocumentSubtaskModel`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, title="Plan")
+
+    subtasks: list[DocumentSubtaskModel] = Field(  # type: ignore[assignment]
+        description="The subtasks, in any order.")
 
 
 def find_subtask(plan: Plan, subtask_id: str) -> Subtask:
@@ -162,14 +199,40 @@ def check_schema(schema: Any) -> str | None:
     return None
 
 
+def check_schemas(schemas: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Named schemas as given to a graph factory, checked: `TypeError`/`ValueError` naming the
+    bad one."""
+    if schemas is None:
+        return {}
+    if not isinstance(schemas, Mapping):
+        raise TypeError(f"schemas must map names to JSON schemas, got {type(schemas).__name__}.")
+    for name, schema in schemas.items():
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"schema names must be non-blank strings, got {name!r}.")
+        problem = check_schema(schema)
+        if problem is not None:
+            raise ValueError(f"schemas[{name!r}] {problem}; give a valid JSON schema (a dict).")
+    return dict(schemas)
+
+
 def _too_many(count: int, max_subtasks: int) -> PlanValidationError:
     return PlanValidationError(f"the plan has {count} subtasks but at most {max_subtasks} are "
                                "allowed; merge related steps")
 
 
-def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Plan:
-    """Check the rules a runnable plan must follow; raise `PlanValidationError` otherwise."""
+def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int,
+                  documents: Iterable[str] = (),
+                  schemas: Mapping[str, dict[str, Any]] | None = None) -> Plan:
+    """Check the rules a runnable plan must follow; raise `PlanValidationError` otherwise.
+
+    `documents` are the names of the run's documents, which subtasks may name; `schemas` are
+    named JSON schemas an `expected_output` may name instead of writing one out (the returned
+    plan holds the schemas themselves).
+    """
+    plan = _resolve_schemas(plan, schemas or {})
     tier_names = list(tiers)
+    document_names = list(documents)
+    known_documents = set(document_names)
     subtasks = plan["subtasks"]
     if not subtasks:
         raise PlanValidationError("the plan has no subtasks; give at least one")
@@ -195,6 +258,15 @@ def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Pla
                 f"subtask {name!r} names tier {clip(subtask['tier'], 60)!r}, which does not "
                 f"exist; use one of {tier_names}"
             )
+        if subtask["per_document"] and not subtask["documents"]:
+            raise PlanValidationError(
+                f"subtask {name!r} runs per_document but names no documents; list them")
+        unknown = [clip(d, 60) for d in subtask["documents"] if d not in known_documents]
+        if unknown:
+            known = f"use one of {[clip(d, 60) for d in document_names[:20]]}" \
+                if document_names else "this run has no documents; leave it empty"
+            raise PlanValidationError(
+                f"subtask {name!r} names unknown document(s) {unknown[:5]}; {known}")
         if subtask["expected_output"] is not None:
             problem = check_schema(subtask["expected_output"])
             if problem is not None:
@@ -204,7 +276,55 @@ def validate_plan(plan: Plan, *, tiers: Iterable[str], max_subtasks: int) -> Pla
     if cycle:
         raise PlanValidationError(
             f"the dependencies form a cycle: {' -> '.join(clip(c, 60) for c in cycle[:12])}")
+    expanded = expand_plan(plan)
+    if expanded is not plan:
+        if len(expanded["subtasks"]) > max_subtasks:
+            raise PlanValidationError(
+                f"once per document, the plan runs {len(expanded['subtasks'])} subtasks but at "
+                f"most {max_subtasks} are allowed; give fewer documents per subtask")
+        return validate_plan(expanded, tiers=tier_names, max_subtasks=max_subtasks,
+                             documents=document_names, schemas=schemas)
     return plan
+
+
+def _resolve_schemas(plan: Plan, schemas: Mapping[str, dict[str, Any]]) -> Plan:
+    named = [s for s in plan["subtasks"] if isinstance(s["expected_output"], str)]
+    if not named:
+        return plan
+    for subtask in named:
+        name: Any = subtask["expected_output"]  # a name, before it is resolved
+        if name not in schemas:
+            known = f"use one of {sorted(schemas)[:20]}" if schemas else \
+                "there are no named schemas; write the JSON schema itself"
+            raise PlanValidationError(
+                f"subtask {clip(subtask['id'], 60)!r} names the schema "
+                f"{clip(name, 60)!r}, which does not exist; {known}")
+    return Plan(subtasks=[
+        Subtask(**{**s, "expected_output": schemas[s["expected_output"]]})
+        if isinstance(s["expected_output"], str) else s for s in plan["subtasks"]])
+
+
+def expand_plan(plan: Plan) -> Plan:
+    """`plan` with each `per_document` subtask replaced by one subtask per document it names
+    (id `"{id}/{document}"`, reading that document alone); subtasks that depended on it
+    depend on all of them. A plan without such subtasks is returned as is."""
+    expanded: dict[str, list[str]] = {
+        s["id"]: [f"{s['id']}/{d}" for d in s["documents"]]
+        for s in plan["subtasks"] if s["per_document"]}
+    if not expanded:
+        return plan
+    subtasks: list[Subtask] = []
+    for subtask in plan["subtasks"]:
+        depends_on = [e for d in subtask["depends_on"] for e in expanded.get(d, [d])]
+        if subtask["per_document"]:
+            subtasks.extend(Subtask(**{
+                **subtask, "id": f"{subtask['id']}/{document}", "documents": [document],
+                "instruction": f"{subtask['instruction']}\n(This run: document {document} only.)",
+                "per_document": False, "depends_on": depends_on})
+                for document in subtask["documents"])
+        else:
+            subtasks.append(Subtask(**{**subtask, "depends_on": depends_on}))
+    return Plan(subtasks=subtasks)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

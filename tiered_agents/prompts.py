@@ -31,8 +31,22 @@ def render(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=1)
 
 
+PREVIEW_CHARS = 120
+"""How much of each document's first line the planner sees."""
+
+
+def _document_list(documents: Mapping[str, str]) -> str:
+    lines = []
+    for name, text in documents.items():
+        first = text.strip().split("\n", 1)[0][:PREVIEW_CHARS]
+        lines.append(f"- {name} ({len(text):,} characters): {first}")
+    return "\n".join(lines)
+
+
 def planner_messages(
-    task: str, tiers: Sequence[Tier], *, max_subtasks: int, json_only: bool
+    task: str, tiers: Sequence[Tier], *, max_subtasks: int, json_only: bool,
+    documents: Mapping[str, str] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[BaseMessage]:
     ladder = "\n".join(
         f"- {t.name}" + (f": {t.description}" if t.description else "") for t in tiers
@@ -45,6 +59,19 @@ def planner_messages(
         f"Tiers, cheapest first:\n{ladder}\nAssign the cheapest tier that can do each subtask "
         "well.\n\n" + PLAN_FORMAT
     )
+    if documents:
+        system += (
+            '\nEach subtask may also have "documents": the names of the documents below that '
+            "its worker must read. Workers see only the documents their subtask names; you see "
+            'only the names, sizes and first lines. With "per_document": true, the subtask runs '
+            "once per document it names, each run reading one document (write it once for work "
+            "that is the same for every document).\nDocuments:\n" + _document_list(documents))
+    if schemas:
+        system += ('\nNamed output schemas: set "expected_output" to one of these names to use '
+                   "it instead of writing a schema:\n" + "\n".join(
+                       f"- {name}: " + str(schema.get("description") or schema.get("title")
+                                           or ", ".join(schema.get("properties") or {}))
+                       for name, schema in schemas.items()))
     if json_only:
         system += "\nReply with the JSON object only, no prose."
     return [SystemMessage(system), HumanMessage(f"Task:\n{task}")]
@@ -66,9 +93,13 @@ def replan_message(previous: Any, problem: str) -> HumanMessage:
 
 
 def worker_messages(
-    task: str, subtask: Subtask, dependencies: Mapping[str, Any], *, json_only: bool
+    task: str, subtask: Subtask, dependencies: Mapping[str, Any], *, json_only: bool,
+    documents: Mapping[str, str] | None = None,
 ) -> list[BaseMessage]:
-    parts = [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask['instruction']}"]
+    # Long documents first, the task and the question after them (what long-context models
+    # are tuned for, and what small models follow best).
+    parts = [f"Document {name}:\n{text}" for name, text in (documents or {}).items()]
+    parts += [f"Overall task (for context):\n{task}", f"Your subtask:\n{subtask['instruction']}"]
     if dependencies:
         done = "\n\n".join(f"[{k}]\n{render(v)}" for k, v in dependencies.items())
         parts.append(f"Results of earlier subtasks you may use:\n{done}")

@@ -69,13 +69,18 @@ def merge_results(
 
 
 class TieredInput(TypedDict, total=False):
-    """The task as a string, or chat messages whose last human message is the task."""
+    """The task as a string, or chat messages whose last human message is the task; and
+    optionally named documents for the workers to read."""
 
     task: str
     """What the user wants done."""
     messages: Annotated[list[AnyMessage], add_messages]
     """A chat transcript (chat UIs, LangGraph Studio, supervisors); the final answer is
     appended to it as an AI message."""
+    documents: dict[str, str]
+    """Named texts (contracts, reports, pages) that workers read: the planner sees only their
+    names and sizes and gives each subtask the documents it needs, so long texts are read by
+    the cheap tiers, not by the planner. They stay on the thread until replaced."""
 
 
 class TieredOutput(TypedDict, total=False):
@@ -91,6 +96,7 @@ class TieredOutput(TypedDict, total=False):
 class TieredState(TypedDict, total=False):
     task: str
     messages: Annotated[list[AnyMessage], add_messages]
+    documents: dict[str, str]
     plan: Plan
     results: Annotated[dict[str, SubtaskResult], merge_results]
     answer: str
@@ -110,5 +116,7 @@ class WorkerInput(TypedDict):
     """The subtask's earlier attempts (on lower tiers, and in earlier runs of the thread)."""
     dependencies: dict[str, Any]
     """The accepted outputs of the subtasks it depends on."""
+    documents: dict[str, str]
+    """The documents the subtask names, by name."""
     budget: BudgetState | None
     """The run's spending when the worker was sent."""

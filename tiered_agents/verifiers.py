@@ -21,7 +21,7 @@ import inspect
 import math
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,8 @@ class VerifyContext:
     """The model's raw reply (log-probabilities live in its response_metadata)."""
     subtask: Subtask | None = None
     """The plan's subtask, in a tiered graph."""
+    documents: Mapping[str, str] = field(default_factory=dict)
+    """The documents the subtask names (by name), for checks against the sources."""
     config: RunnableConfig = field(default_factory=dict)  # type: ignore[assignment]
     """The node's config with the `verify` role: pass it to model calls the verifier makes so
     their cost is attributed to verification."""

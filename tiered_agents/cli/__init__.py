@@ -25,14 +25,20 @@ def _tracing(args: argparse.Namespace) -> object | None:
                              project_name="tiered-agents")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _demo(args: argparse.Namespace) -> int:
     from tiered_agents.cli.demo import run_demo
 
     console = Console()
     provider = _tracing(args)
     try:
-        run_demo(console, contract_index=args.contract, tracer_provider=provider,
-                 fake=args.fake)
+        run_demo(console, count=args.contracts, tracer_provider=provider, fake=args.fake)
     finally:
         if provider is not None:
             provider.shutdown()  # type: ignore[attr-defined]
@@ -113,12 +119,14 @@ def _bench_local(args: argparse.Namespace) -> int:
     from tiered_agents.cli.local_bench import run_local_bench
 
     console = Console()
-    summary = run_local_bench(args.contracts, args.out, console)
+    summary = run_local_bench(args.contracts, args.repetitions, args.out, console,
+                              remeasure=args.remeasure)
     for label in ("tiered", "frontier_only"):
         figures = summary[label]
-        console.print(f"{label}: field accuracy {figures['field_accuracy']:.1%}, "
-                      f"{figures['mean_seconds']:.1f} s per contract, "
-                      f"${figures['cost_usd']:.6f} in all")
+        console.print(f"{label}: field accuracy {figures['field_accuracy']['median']:.1%}, "
+                      f"{figures['seconds']['median']:.1f} s, "
+                      f"${figures['cost_usd']['median']:.6f} (medians)")
+    console.print(f"saving: {summary['saving']}x; wrote {args.out}/local.json and local.md")
     return 0
 
 
@@ -127,8 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tiered-agents",
         description="A frontier model plans, small models work; see what it cost and saved.")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="review a contract with a tiered team")
-    demo.add_argument("--contract", type=int, default=0, help="which shipped contract (0-4)")
+    demo = commands.add_parser("demo", help="review a batch of contracts with a tiered team")
+    demo.add_argument("--contracts", type=_positive, default=6,
+                      help="how many shipped contracts to review (default 6)")
     demo.add_argument("--fake", action="store_true",
                       help="use the scripted fake models instead of the real local ones")
     demo.add_argument("--trace-file", help="write the OpenTelemetry spans to this JSONL file")
@@ -149,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_bench_replay)
     local = bench.add_parser("local", help="the contract review on real local models, tiered "
                                            "against the frontier tier alone")
-    local.add_argument("--contracts", type=int, default=5, help="how many shipped contracts")
+    local.add_argument("--contracts", type=_positive, default=6,
+                       help="how many shipped contracts per batch (default 6)")
+    local.add_argument("--repetitions", type=_positive, default=3,
+                       help="runs of each mode, interleaved (default 3)")
+    local.add_argument("--remeasure", action="store_true",
+                       help="measure the models' speeds again instead of using the cached ones")
     local.add_argument("--out", default="bench/results", help="directory for local.json/.md")
     local.set_defaults(run=_bench_local)
     return parser

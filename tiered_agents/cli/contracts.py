@@ -8,18 +8,25 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "Contract", "make_contracts"]
+__all__ = ["DATE_FIELDS", "FIELDS", "MONEY_FIELDS", "NUMERIC_FIELDS", "Contract",
+           "make_contracts"]
 
 FIELDS: dict[str, str] = {
     "provider": "the company that provides the services",
     "client": "the company that receives the services",
-    "effective_date": "the date the agreement takes effect, as written",
-    "term_months": "the initial term in months, as a number",
-    "notice_days": "days of written notice needed to terminate, as a number",
-    "monthly_fee": "the monthly fee, as written with its currency",
+    "effective_date": "the date the agreement takes effect, as written (e.g. 3 March 2025)",
+    "term_months": "the initial term in months",
+    "notice_days": "days of written notice needed to terminate",
+    "monthly_fee": "the monthly fee with its currency, as written (e.g. EUR 12,500)",
     "governing_law": "the jurisdiction whose law governs the agreement",
 }
 """Field name to what it means; the demo extracts each one."""
+NUMERIC_FIELDS = frozenset({"term_months", "notice_days"})
+"""Fields whose value is a bare number ("90", not "90 days' written notice")."""
+MONEY_FIELDS = frozenset({"monthly_fee"})
+"""Fields whose value is an amount with its currency ("EUR 12,500" = "12500 EUR")."""
+DATE_FIELDS = frozenset({"effective_date"})
+"""Fields whose value is a date ("3 March 2025" = "2025-03-03")."""
 
 _COMPANIES = ["Acme Analytics Ltd", "Borealis Logistics GmbH", "Cobalt Health Inc",
               "Delta Freight LLC", "Evergreen Foods plc", "Fjord Energy AS",
@@ -39,7 +46,7 @@ class Contract:
     answers: dict[str, str]
 
 
-def make_contracts(count: int = 5, seed: int = 7) -> list[Contract]:
+def make_contracts(count: int = 6, seed: int = 7) -> list[Contract]:
     """`count` distinct contracts, the same for the same seed."""
     rng = random.Random(seed)
     contracts = []
@@ -64,7 +71,20 @@ def make_contracts(count: int = 5, seed: int = 7) -> list[Contract]:
             f"giving {notice} days' written notice to the other party.\n"
             "5. Confidentiality. Each party shall keep the other's confidential information "
             "secret for five years after termination.\n"
-            f"6. Governing law. This Agreement is governed by the laws of {law}.\n"
+            "6. Intellectual property. Each party keeps the intellectual property it owned "
+            "before the Effective Date. The Provider grants the Client a non-exclusive licence "
+            "to use the deliverables for its internal business purposes.\n"
+            "7. Liability. Neither party's total liability under this Agreement shall exceed "
+            "the fees paid in the 12 months before the claim, except for fraud, death or "
+            "personal injury caused by negligence.\n"
+            "8. Data protection. Each party shall comply with the data protection laws that "
+            "apply to it and shall notify the other of a personal data breach within 72 "
+            "hours.\n"
+            "9. Assignment. Neither party may assign this Agreement without the other party's "
+            "prior written consent, which shall not be unreasonably withheld.\n"
+            "10. Entire agreement. This Agreement and its Statements of Work are the entire "
+            "agreement between the parties and supersede all earlier proposals.\n"
+            f"11. Governing law. This Agreement is governed by the laws of {law}.\n"
         )
         answers = {"provider": provider, "client": client, "effective_date": date,
                    "term_months": str(term), "notice_days": str(notice), "monthly_fee": fee,

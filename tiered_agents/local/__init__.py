@@ -6,7 +6,8 @@ Needs `pip install 'tiered-agents[local]'`.
 from tiered_agents.errors import ServerError, WeightsError
 from tiered_agents.local.models import NOMINAL_USD_PER_HOUR, LocalModels, local_tiers
 from tiered_agents.local.server import LlamaServer
+from tiered_agents.local.throughput import Throughput, measure_throughput
 from tiered_agents.local.weights import cache_dir
 
-__all__ = ["NOMINAL_USD_PER_HOUR", "LlamaServer", "LocalModels", "ServerError", "WeightsError",
-           "cache_dir", "local_tiers"]
+__all__ = ["NOMINAL_USD_PER_HOUR", "LlamaServer", "LocalModels", "ServerError", "Throughput",
+           "WeightsError", "cache_dir", "local_tiers", "measure_throughput"]

@@ -1,5 +1,5 @@
-"""Ready local tiers: Gemma-3-270M (grammar-constrained) and Qwen2.5-Coder-1.5B, each served
-by its own llama.cpp server on 127.0.0.1 and priced by the hour."""
+"""Ready local tiers: Qwen2.5-Coder-0.5B (small) and Qwen2.5-Coder-1.5B (frontier), each
+served by its own llama.cpp server on 127.0.0.1, priced per token at its measured speed."""
 
 from __future__ import annotations
 
@@ -13,24 +13,21 @@ from pydantic import SecretStr
 
 from tiered_agents.local.client import LocalChatOpenAI
 from tiered_agents.local.server import LlamaServer
-from tiered_agents.local.weights import GEMMA_270M, QWEN_CODER_1_5B
-from tiered_agents.pricing import Price
+from tiered_agents.local.throughput import Throughput, throughput
+from tiered_agents.local.weights import QWEN_CODER_0_5B, QWEN_CODER_1_5B
 from tiered_agents.tiers import Tier
 
-__all__ = ["NOMINAL_USD_PER_HOUR", "VALUE_SCHEMA", "LocalModels", "local_tiers"]
+__all__ = ["NOMINAL_USD_PER_HOUR", "LocalModels", "local_tiers"]
 
 NOMINAL_USD_PER_HOUR = 0.10
 """A nominal on-demand price for a 2-vCPU cloud machine like the one the demo targets (about
-what the big clouds charged in 2026 for 2 vCPUs and 8-16 GB). Each call is charged its
-wall-clock seconds at this rate; set your own with `local_tiers(usd_per_hour=...)`."""
-
-VALUE_SCHEMA: dict[str, Any] = {
-    "type": "object", "properties": {"value": {"type": "string"}}, "required": ["value"]}
-"""The grammar the small tier's replies are forced into unless a call asks for another."""
+what the big clouds charged in 2026 for 2 vCPUs and 8-16 GB). A token costs the time it takes
+its model alone on this machine at this rate (see `tiered_agents.local.throughput`); set your
+own with `LocalModels(usd_per_hour=...)`."""
 
 
 class LocalModels:
-    """Start the local model servers, hand out their tiers, stop them on exit.
+    """Start the local model servers, measure their speed, hand out their tiers, stop them.
 
     Example:
         ```python
@@ -41,20 +38,27 @@ class LocalModels:
     """
 
     def __init__(self, *, usd_per_hour: float = NOMINAL_USD_PER_HOUR,
-                 n_threads: int | None = None, small_max_tokens: int = 96,
-                 frontier_max_tokens: int = 768) -> None:
-        threads = n_threads or os.cpu_count() or 2
+                 n_threads: int | None = None, small_max_tokens: int = 256,
+                 frontier_max_tokens: int = 768, remeasure: bool = False) -> None:
+        self.n_threads = threads = n_threads or os.cpu_count() or 2
         self.usd_per_hour = usd_per_hour
         self.small_max_tokens = small_max_tokens
         self.frontier_max_tokens = frontier_max_tokens
-        # The base Gemma GGUF carries no chat template: name it, or the server falls back to
-        # a Llama-2 template the model has never seen.
-        self.small_server = LlamaServer(GEMMA_270M.path(), alias="gemma-3-270m", n_ctx=4096,
-                                        n_threads=threads, extra_args=("--chat_format", "gemma"))
+        self.remeasure = remeasure
+        self.speeds: dict[str, Throughput] = {}
+        """Each tier's measured speed, once started."""
+        self.small_server = LlamaServer(QWEN_CODER_0_5B.path(), alias="qwen2.5-coder-0.5b",
+                                        n_ctx=4096, n_threads=threads)
         self.frontier_server = LlamaServer(QWEN_CODER_1_5B.path(), alias="qwen2.5-coder-1.5b",
                                            n_ctx=8192, n_threads=threads)
 
     def start(self) -> LocalModels:
+        # First, one model at a time with the machine to itself: each model's speed.
+        self.speeds = {
+            "small": throughput(QWEN_CODER_0_5B, n_threads=self.n_threads,
+                                refresh=self.remeasure),
+            "frontier": throughput(QWEN_CODER_1_5B, n_threads=self.n_threads,
+                                   refresh=self.remeasure)}
         errors: list[BaseException] = []
 
         def start(server: LlamaServer) -> None:
@@ -79,19 +83,23 @@ class LocalModels:
         self.frontier_server.stop()
 
     def tiers(self) -> tuple[Tier, Tier]:
-        """`Tier("small", Gemma-270M under a JSON grammar)`, `Tier("frontier", Qwen-1.5B)`."""
-        price = Price.per_hour(self.usd_per_hour)
+        """`Tier("small", Qwen-0.5B)`, `Tier("frontier", Qwen-1.5B)`, priced per token."""
+        if not self.speeds:
+            raise RuntimeError("Start the servers first: `with LocalModels() as local:` or "
+                               "`LocalModels().start()`.")
         small = LocalChatOpenAI(base_url=self.small_server.base_url,
                                 api_key=SecretStr("local"), model=self.small_server.alias,
                                 temperature=0, max_completion_tokens=self.small_max_tokens,
-                                json_schema=VALUE_SCHEMA, max_retries=0, timeout=120)
+                                max_retries=0, timeout=300)
         frontier = LocalChatOpenAI(base_url=self.frontier_server.base_url,
                                    api_key=SecretStr("local"), model=self.frontier_server.alias,
                                    temperature=0, max_completion_tokens=self.frontier_max_tokens,
                                    max_retries=0, timeout=300)
-        return (Tier("small", small, price=price, max_concurrency=1,
-                     description="Gemma-3-270M: fills a JSON schema from text, cannot reason"),
-                Tier("frontier", frontier, price=price, max_concurrency=1,
+        return (Tier("small", small, price=self.speeds["small"].price(self.usd_per_hour),
+                     max_concurrency=1,
+                     description="Qwen2.5-Coder-0.5B: reads documents, extracts facts as JSON"),
+                Tier("frontier", frontier, price=self.speeds["frontier"].price(self.usd_per_hour),
+                     max_concurrency=1,
                      description="Qwen2.5-Coder-1.5B: follows instructions, plans, writes"))
 
     def __enter__(self) -> LocalModels:

