@@ -11,16 +11,19 @@ Set `OTLP_ENDPOINT=http://127.0.0.1:6006` to send the trace to Phoenix or any OT
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
+sys.path.insert(0, str(Path(__file__).parent))
+from env_models import env_tier
+
+from tiered_agents import CostTracker, configure_tracing, create_tiered_graph
 from tiered_agents.cli.contracts import make_contracts
 
 
 def main() -> None:
-    frontier = Tier("frontier", os.environ.get("TIERED_PLANNER_MODEL",
-                                               "anthropic:claude-opus-4-7"))
-    small = Tier("small", os.environ.get("TIERED_WORKER_MODEL", "openai:gpt-5-mini"),
-                 max_concurrency=8)
+    frontier = env_tier("frontier", "TIERED_PLANNER_MODEL", "anthropic:claude-opus-4-7")
+    small = env_tier("small", "TIERED_WORKER_MODEL", "openai:gpt-5-mini", max_concurrency=8)
     provider = configure_tracing(otlp_endpoint=os.environ.get("OTLP_ENDPOINT"),
                                  project_name="contract-review")
     tracker = CostTracker(tracer_provider=provider)

@@ -8,10 +8,13 @@ Run on real providers (needs `pip install 'tiered-agents[providers,otel]'` and A
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 
-from tiered_agents import CostTracker, Tier, create_tiered_graph
+sys.path.insert(0, str(Path(__file__).parent))
+from env_models import env_tier
+
+from tiered_agents import CostTracker, create_tiered_graph
 
 NOTES = {
     "battery": "Pack energy density (~160-200 Wh/kg at pack level) caps range per kg carried.",
@@ -27,9 +30,8 @@ def lookup_notes(topic: str) -> str:
 
 def main() -> None:
     question = " ".join(sys.argv[1:]) or "What limits the range of electric trucks?"
-    frontier = Tier("frontier", os.environ.get("TIERED_PLANNER_MODEL",
-                                               "anthropic:claude-opus-4-7"))
-    small = Tier("small", os.environ.get("TIERED_WORKER_MODEL", "openai:gpt-5-mini"))
+    frontier = env_tier("frontier", "TIERED_PLANNER_MODEL", "anthropic:claude-opus-4-7")
+    small = env_tier("small", "TIERED_WORKER_MODEL", "openai:gpt-5-mini")
     graph = create_tiered_graph(planner=frontier, tiers=[small, frontier],
                                 tools=[lookup_notes], max_tool_rounds=4, name="research_brief")
     tracker = CostTracker(reference=frontier)

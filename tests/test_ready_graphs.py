@@ -121,3 +121,18 @@ def test_cli_demo_says_it_runs_on_fakes_and_writes_the_trace(
     spans = [json.loads(line) for line in trace_file.read_text().splitlines()]
     assert any(s["name"] == "invoke_workflow contract_review" for s in spans)
     assert sum(s["name"] == "chat gpt-5-mini" for s in spans) == 6  # one per contract
+
+
+@pytest.mark.parametrize("script", ["contract_review.py", "research_brief.py"])
+def test_examples_without_api_keys_say_what_to_set_in_one_line(script: str) -> None:
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env |= {"TIERED_PLANNER_MODEL": "openai:gpt-5", "TIERED_WORKER_MODEL": "openai:gpt-5-mini"}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / script)], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Set TIERED_PLANNER_MODEL to a 'provider:model' string" in done.stderr

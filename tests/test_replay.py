@@ -153,3 +153,12 @@ def test_bench_replay_without_matplotlib(recording: Path, train_recording: Path,
                  "--out", str(out)]) == 0
     assert "no plot: matplotlib is not installed" in capsys.readouterr().out
     assert not (out / "pareto.png").exists() and (out / "results.json").exists()
+
+
+def test_recording_may_be_given_positionally(recording: Path) -> None:
+    positional = ReplayChatModel(recording, model="tiny")
+    keyword = ReplayChatModel(recording=recording, model="tiny")
+    question = [SystemMessage("Answer with a letter."), HumanMessage("Question 3: pick A or B.")]
+    assert positional.invoke(question).content == keyword.invoke(question).content == "B"
+    with pytest.raises(TypeError, match="got the recording twice"):
+        ReplayChatModel(recording, recording=recording, model="tiny")

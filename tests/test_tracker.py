@@ -130,6 +130,13 @@ def test_no_double_counting(tiers: tuple[Tier, Tier], spans: Any) -> None:
         report.total.input_tokens == sum(s.attributes["gen_ai.usage.input_tokens"] for s in chats)
 
 
+def test_a_report_without_calls_says_how_to_pass_the_tracker(tiers: tuple[Tier, Tier]) -> None:
+    tracker = CostTracker()
+    create_tiered_graph(planner=tiers[1], tiers=list(tiers)).invoke({"task": "t"})  # forgotten
+    assert "pass the tracker to the run" in tracker.report().table()
+    assert "config={'callbacks': [tracker]}" in tracker.report().caption()
+
+
 def test_savings_against_the_frontier_tier(tiers: tuple[Tier, Tier]) -> None:
     tracker = CostTracker()
     create_tiered_graph(planner=tiers[1], tiers=list(tiers)).invoke(

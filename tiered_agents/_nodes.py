@@ -179,8 +179,8 @@ def _plan(task: str, documents: dict[str, str], config: RunnableConfig, s: Graph
                                  tiers=a.tier_names, max_subtasks=s.max_subtasks,
                                  documents=documents, schemas=s.schemas)
             own = s.check_plan(plan) if s.check_plan is not None else None
-            if own is not None:
-                raise PlanValidationError(own)
+            if own:  # the caller's rule found a problem
+                raise PlanValidationError(str(own))
             return {"plan": plan}
         except PlanValidationError as exc:
             problem = str(exc)

@@ -79,6 +79,15 @@ class ReplayChatModel(BaseChatModel):
 
     _index: dict[tuple[tuple[str, str], ...], dict[str, Any]] = PrivateAttr(default_factory=dict)
 
+    def __init__(self, recording: Any = None, /, **kwargs: Any) -> None:
+        """`ReplayChatModel(recording, model=...)` or `ReplayChatModel(recording=..., model=...)`."""
+        if recording is not None:
+            if "recording" in kwargs:
+                raise TypeError("ReplayChatModel got the recording twice: pass it positionally "
+                                "or as recording=..., not both.")
+            kwargs["recording"] = recording
+        super().__init__(**kwargs)
+
     def model_post_init(self, context: Any) -> None:
         records: Sequence[Mapping[str, Any]] = (
             load_recording(self.recording) if isinstance(self.recording, (str, Path))

@@ -213,6 +213,9 @@ class CostReport:
     def caption(self) -> str:
         """The lines under the table: the baseline's cost, the verdict, and what it counts."""
         total = self.total
+        if not self.calls:
+            return ("no model calls were seen: pass the tracker to the run, e.g. "
+                    "graph.invoke(..., config={'callbacks': [tracker]})")
         line = (f"on {self.reference or 'the frontier tier'} alone: "
                 f"{_usd(self.frontier_cost_usd)}  ·  {self.verdict()}")
         if total.unpriced_calls:
