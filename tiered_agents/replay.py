@@ -80,7 +80,7 @@ class ReplayChatModel(BaseChatModel):
     _index: dict[tuple[tuple[str, str], ...], dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     def __init__(self, recording: Any = None, /, **kwargs: Any) -> None:
-        """`ReplayChatModel(recording, model=...)` or `ReplayChatModel(recording=..., model=...)`."""
+        """`ReplayChatModel(recording, model=...)`, or with `recording=...` as a keyword."""
         if recording is not None:
             if "recording" in kwargs:
                 raise TypeError("ReplayChatModel got the recording twice: pass it positionally "
