@@ -177,7 +177,10 @@ def test_subgraph_nodes_nest_under_the_parent_node(tiers: tuple[Tier, Tier], spa
     planner = next(s for s in finished if s.name == "invoke_agent planner")
     assert planner.parent.span_id == research.context.span_id
     assert research.attributes[attr.AGG_CALLS] == 5
-    assert tracker.report().by_node["worker"].calls == 3
+    report = tracker.report()
+    assert set(report.by_node) == {"research/planner", "research/worker",
+                                   "research/synthesizer"}  # the node's path in the app
+    assert report.by_node_name["worker"].calls == 3  # the innermost name alone
 
 
 def test_plain_langgraph_app(spans: Any) -> None:

@@ -16,6 +16,9 @@ class CallRecord:
     """One model call, as the tracker attributed it."""
 
     node: str
+    """The node's path in the graph, outer subgraph nodes first (`"planner"`,
+    `"supervisor/agent"`, `"research_expert/agent"`): every agent of a multi-agent app has its
+    own key."""
     tier: str | None
     subtask_id: str | None
     model: str
@@ -31,6 +34,8 @@ class CallRecord:
     """The tiered role of the node that made the call (`planner`, `worker`, `verify`, ...)."""
     attempt: int | None = None
     """The attempt number, for calls a worker made while trying a subtask or request."""
+    node_name: str | None = None
+    """The innermost node name alone (`"agent"`), or the tiered role (`"worker"`)."""
     baseline: bool = True
     """Whether the call stands in the frontier-only baseline: one answer per unit of work.
     Calls of rejected attempts, of retried tries, of verifiers and of the advisor do not."""
@@ -92,7 +97,13 @@ class CostReport:
 
     @property
     def by_node(self) -> dict[str, Usage]:
+        """Usage per node path (`"supervisor/agent"`, `"research_expert/agent"`, `"planner"`)."""
         return _group(self.calls, "node")
+
+    @property
+    def by_node_name(self) -> dict[str, Usage]:
+        """Usage per innermost node name (`"agent"`), whatever subgraph it runs in."""
+        return _group(self.calls, "node_name")
 
     @property
     def by_tier(self) -> dict[str, Usage]:

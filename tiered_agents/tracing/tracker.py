@@ -104,6 +104,30 @@ def _node_name(metadata: dict[str, Any]) -> str:
     return _role(metadata) or str(metadata.get("langgraph_node") or "(no node)")
 
 
+def _tiers_by_model(tiers: Sequence[Tier] | None) -> dict[str, Tier]:
+    by_model: dict[str, Tier] = {}
+    for tier in tiers or ():
+        if not isinstance(tier, Tier):
+            raise TypeError(f"CostTracker(tiers=...) takes Tier objects, got {tier!r}.")
+        other = by_model.setdefault(tier.model_name, tier)
+        if other.name != tier.name:
+            raise ValueError(f"Tiers {other.name!r} and {tier.name!r} both use the model "
+                             f"{tier.model_name!r}: the tracker cannot tell their calls apart.")
+    return by_model
+
+
+def node_path(metadata: dict[str, Any]) -> str:
+    """Where a call ran: the subgraph nodes it runs inside (from LangGraph's checkpoint
+    namespace, task ids dropped), then its own node's name, or its tiered role where it has
+    one: `"planner"`, `"supervisor/agent"`, `"research_expert/agent"`, `"review/worker"`."""
+    name = _node_name(metadata)
+    namespace = metadata.get("langgraph_checkpoint_ns")
+    if not isinstance(namespace, str) or not namespace:
+        return name
+    outer = [part.split(":", 1)[0] for part in namespace.split("|")][:-1]
+    return "/".join([*outer, name])
+
+
 def _messages_json(messages: Sequence[BaseMessage]) -> str:
     return json.dumps(
         [{"role": m.type, "parts": [{"type": "text", "content": m.text}]} for m in messages],
@@ -144,6 +168,11 @@ class CostTracker(BaseCallbackHandler):
         reference: The frontier model savings are measured against, for apps not built with
             `create_tiered_graph` (which tells the tracker itself): a `Tier` or
             `"provider:model"`.
+        tiers: The tiers of an app not built with this package's graphs (prebuilt agents,
+            supervisors, swarms): each call of a tier's model is attributed to that tier and
+            priced at its `price`. This beats tier tags in a run's metadata, which LangChain
+            lets a run-level `config["metadata"]` override and prebuilt agents drop when they
+            rebind their model. Calls made by tiered graphs keep the tier they name.
     """
 
     raise_error = False
@@ -156,8 +185,10 @@ class CostTracker(BaseCallbackHandler):
         capture_content: bool | None = None,
         *,
         reference: Tier | str | None = None,
+        tiers: Sequence[Tier] | None = None,
     ) -> None:
         super().__init__()
+        self._tiers = _tiers_by_model(tiers)
         package = __name__.partition(".")[0]  # "tiered_agents": the instrumentation scope
         self._tracer = trace.get_tracer(package, tracer_provider=tracer_provider)
         meter = metrics.get_meter(package, meter_provider=meter_provider)
@@ -346,6 +377,11 @@ class CostTracker(BaseCallbackHandler):
         model = (metadata.get("ls_model_name") or params.get("model")
                  or params.get("model_name") or "unknown")
         provider = metadata.get("ls_provider")
+        tier = self._tiers.get(str(model))
+        if tier is not None and _role(metadata) is None:  # not a tiered graph's own call
+            metadata[attr.TIER] = tier.name
+            if tier.price is not None and not isinstance(metadata.get(attr.PRICE), dict):
+                metadata[attr.PRICE] = tier.price.to_dict()
         parent = self._parent(parent_run_id)
         attributes: dict[str, Any] = {
             gen_ai.GEN_AI_OPERATION_NAME: "chat",
@@ -396,7 +432,7 @@ class CostTracker(BaseCallbackHandler):
         else:
             reference_cost = self._reference_cost(usage, reference, reference_price)
         record = CallRecord(
-            node=_node_name(meta),
+            node=node_path(meta), node_name=_node_name(meta),
             tier=meta.get(attr.TIER) if isinstance(meta.get(attr.TIER), str) else None,
             subtask_id=str(meta[attr.SUBTASK_ID]) if meta.get(attr.SUBTASK_ID) else None,
             model=model, usage=usage, reference_cost_usd=reference_cost, seconds=seconds,
