@@ -28,6 +28,8 @@ from tiered_agents.errors import UsageMissingWarning
 from tiered_agents.testing import FakeChatModel, instruction_of, last_text, planner_responder
 from tiered_agents.verifiers import ConfidenceVerifier
 
+# Prices here make the budget arithmetic easy to follow, not ladders cheapest first.
+pytestmark = pytest.mark.filterwarnings("ignore::tiered_agents.errors.TierOrderWarning")
 CENT = Price(input_per_mtok=10)  # 1,000 input tokens cost $0.01
 FREE = Price()
 

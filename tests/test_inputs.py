@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tiered_agents import (
     create_cascade,
     create_tiered_graph,
 )
-from tiered_agents.errors import InvalidInputError, TieredAgentsError
+from tiered_agents.errors import InvalidInputError, TieredAgentsError, TierOrderWarning
 from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
 
 
@@ -130,3 +131,18 @@ def test_interrupt_budget_is_accepted_with_a_checkpointer_or_a_parents(
     create_tiered_graph(_tier(models), [_tier(models)], budget=budget,
                         checkpointer=InMemorySaver())
     create_tiered_graph(_tier(models), [_tier(models)], budget=budget, checkpointer=True)
+
+
+def test_a_ladder_that_is_not_cheapest_first_warns_at_the_callers_line() -> None:
+    mini = Tier("small", FakeChatModel(model_name="gpt-5-mini", provider="openai"))
+    opus = Tier("frontier", FakeChatModel(model_name="claude-opus-4-7", provider="anthropic"))
+    unknown = Tier("local", FakeChatModel(model_name="my-own-model"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_tiered_graph(planner=opus, tiers=[mini, opus])  # right: no warning
+        create_tiered_graph(planner=opus, tiers=[unknown, opus])  # unknown price: not compared
+        create_tiered_graph(planner=opus, tiers=[opus, mini])
+    [warning] = [w for w in caught if w.category is TierOrderWarning]
+    assert warning.filename == __file__  # points at the factory call, not at the library
+    assert "'small' (gpt-5-mini) costs less than 'frontier'" in str(warning.message)
+    assert "pass tiers cheapest first" in str(warning.message)

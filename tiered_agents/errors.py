@@ -25,6 +25,7 @@ __all__ = [
     "PlanValidationError",
     "ServerError",
     "SubtaskFailedError",
+    "TierOrderWarning",
     "TieredAgentsError",
     "UnpricedModelWarning",
     "UsageMissingWarning",
@@ -136,6 +137,11 @@ class UnpricedModelWarning(UserWarning):
 class UsageMissingWarning(UserWarning):
     """A model reported no token usage (streamed OpenAI-compatible calls do this unless
     `stream_usage=True`): its calls count as unpriced, and budgets charge an estimate."""
+
+
+class TierOrderWarning(UserWarning):
+    """A ladder's tiers are not cheapest first by their known prices: escalation climbs them in
+    the given order, so a cheaper tier above a dearer one is tried after it."""
 
 
 class DriftWarning(UserWarning):

@@ -27,6 +27,9 @@ __all__ = ["Price", "PriceLookup", "PricedReply", "charged", "estimate_tokens", 
 _MTOK = Decimal(1_000_000)
 
 # LangChain's `ls_provider` values that genai-prices knows under another id.
+_TYPICAL = Usage(input_tokens=1_000_000, output_tokens=250_000)
+"""A typical mix of tokens (4 in for 1 out), for comparing list prices."""
+
 _PROVIDER_IDS = {
     "google_genai": "google",
     "google_vertexai": "google",
@@ -166,6 +169,22 @@ class PriceLookup:
                 self._matched[key] = (result.model_price, time.monotonic() + self.cache_seconds)
             return result.total_price
         self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
+        return None
+
+    def list_price(self, model: str, provider: str | None = None,
+                   price: Price | None = None) -> Decimal | None:
+        """What 1M input and 250k output tokens cost on `model`, or `None` when unknown or
+        priced by the hour; never warns (for comparing tiers before any call)."""
+        if price is not None:
+            return None if price.usd_per_hour is not None else price.cost(_TYPICAL)
+        provider_id = _PROVIDER_IDS.get(provider or "", provider) if provider else None
+        typical = _PriceUsage(input_tokens=_TYPICAL.input_tokens,
+                              output_tokens=_TYPICAL.output_tokens)
+        for candidate in (provider_id, None) if provider_id else (None,):
+            try:
+                return Decimal(calc_price(typical, model, provider_id=candidate).total_price)
+            except Exception:  # unknown here: try without the provider, else no price
+                continue
         return None
 
     def warn_usage_missing(self, model: str) -> None:

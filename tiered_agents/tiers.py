@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from tiered_agents.errors import TierOrderWarning
 from tiered_agents.pricing import Price
 
 __all__ = ["Tier", "check_count", "check_ladder", "model_name", "model_provider",
@@ -100,7 +103,28 @@ def check_ladder(tiers: Any, **roles: Tier | None) -> list[Tier]:
                 f"The {role} tier is named {tier.name!r} like a ladder tier, but its model or "
                 "settings differ; traces and reports would mix them up. Pass the ladder's own "
                 "Tier object, or give the role's tier another name.")
+    _check_order(ladder)
     return ladder
+
+
+def _check_order(ladder: list[Tier]) -> None:
+    """Warn (pointing at the factory's caller) when known prices say the ladder is not
+    cheapest first. Tiers without a known per-token price are not compared."""
+    from tiered_agents.pricing import PriceLookup
+
+    lookup = PriceLookup()
+    prices = [(t, lookup.list_price(t.model_name, model_provider(t.model), t.price))
+              for t in ladder]
+    known = [(t, p) for t, p in prices if p is not None]
+    for (low, low_price), (high, high_price) in itertools.pairwise(known):
+        if high_price < low_price:
+            warnings.warn(
+                f"Tier {high.name!r} ({high.model_name}) costs less than {low.name!r} "
+                f"({low.model_name}) below it by list price (${high_price:.2f} against "
+                f"${low_price:.2f} for 1M input and 250k output tokens), but escalation climbs "
+                "tiers in the order given: pass tiers cheapest first.",
+                TierOrderWarning, stacklevel=4)  # _check_order, check_ladder, the factory
+            return
 
 
 def check_count(name: str, value: Any, minimum: int = 1) -> int:
