@@ -61,6 +61,17 @@ def test_plan_execute_graph_builds_from_environment(monkeypatch: pytest.MonkeyPa
     assert len(models["fake:small"].calls) == 3
 
 
+def test_plan_execute_graph_loads_without_api_keys_and_says_what_to_set(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TIERED_PLANNER_MODEL", "openai:gpt-5")  # langchain-openai needs a key
+    monkeypatch.setenv("TIERED_WORKER_MODEL", "openai:gpt-5-mini")
+    module = load(ROOT / "graphs" / "plan_execute.py")  # loads: the server can start
+    with pytest.raises(RuntimeError, match=r"Set TIERED_PLANNER_MODEL to a 'provider:model'"):
+        module.graph.invoke({"task": "t"})
+
+
 def test_research_brief_example_runs_with_tools(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     import langchain.chat_models

@@ -116,7 +116,8 @@ def check_interrupt(budget: Any, checkpointer: Any) -> None:
         raise ValueError(
             "Budget(on_exceed='interrupt') pauses the run, which needs a checkpointer to resume: "
             "pass checkpointer=InMemorySaver() (or a SQLite/Postgres saver), or checkpointer=True "
-            "for a subgraph that uses its parent's; or choose on_exceed='stop' or 'raise'.")
+            "for a subgraph that uses its parent's or a graph served by LangGraph Server (which "
+            "brings its own); or choose on_exceed='stop' or 'raise'.")
 
 
 def on_budget_stop(budget: Budget | None, reason: str, *, state: Mapping[str, Any],
