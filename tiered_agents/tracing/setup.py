@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ def configure_tracing(
     service_name: str = "tiered-agents",
     project_name: str | None = None,
     export_timeout: float = 3.0,
+    headers: Mapping[str, str] | None = None,
 ) -> TracerProvider:
     """Build a `TracerProvider` that exports to OTLP/HTTP, a JSONL file and/or the console.
 
@@ -37,6 +39,8 @@ def configure_tracing(
         project_name: Sets `openinference.project.name` (the Phoenix project).
         export_timeout: Seconds an OTLP export may take, retries included (the SDK's default
             is 10); also bounds `shutdown()` and `force_flush()` when the collector is down.
+        headers: HTTP headers sent with each OTLP export: an API key, or MLflow's
+            `{"x-mlflow-experiment-id": "0"}`.
     """
     if not export_timeout > 0:
         raise ValueError(f"export_timeout must be > 0 seconds, got {export_timeout!r}.")
@@ -65,7 +69,8 @@ def configure_tracing(
         url = otlp_endpoint.rstrip("/")
         if not url.endswith("/v1/traces"):
             url += "/v1/traces"
-        exporter = OTLPSpanExporter(endpoint=url, timeout=export_timeout)
+        exporter = OTLPSpanExporter(endpoint=url, timeout=export_timeout,
+                                    headers=dict(headers) if headers else None)
         provider.add_span_processor(BatchSpanProcessor(
             exporter, export_timeout_millis=export_timeout * 1000))
     if jsonl_path:
