@@ -23,6 +23,7 @@ def test_public_api_is_pinned() -> None:
         "CostTracker",
         "EscalationPolicy",
         "InvalidInputError",
+        "Outcome",
         "PlanError",
         "PlanValidationError",
         "Price",

@@ -9,7 +9,7 @@ The root exports the factories, the settings and value objects, the tracer and i
 from tiered_agents.advisor import create_advisor_agent
 from tiered_agents.budget import Budget
 from tiered_agents.budget_callback import BudgetCallback
-from tiered_agents.calibration import calibrate
+from tiered_agents.calibration import Outcome, calibrate
 from tiered_agents.cascade import create_cascade
 from tiered_agents.errors import (
     BudgetExceeded,
@@ -36,6 +36,7 @@ __all__ = [
     "CostTracker",
     "EscalationPolicy",
     "InvalidInputError",
+    "Outcome",
     "PlanError",
     "PlanValidationError",
     "Price",
