@@ -105,7 +105,12 @@ def test_spans_arrive_in_phoenix_with_per_node_cost(phoenix: str) -> None:
         time.sleep(1)
     names = sorted(s["name"] for s in spans)
     assert names.count("invoke_workflow phoenix_check") == 1
-    assert names.count("invoke_agent worker") == 3
+    assert [n for n in names if n.startswith("invoke_agent worker")] == [
+        "invoke_agent worker s1 (small)", "invoke_agent worker s2 (small)",
+        "invoke_agent worker s3 (small)"]  # each worker row names its subtask and tier
+    kinds = {s["name"]: s["span_kind"] for s in spans}  # Phoenix read our span kinds
+    assert kinds["invoke_workflow phoenix_check"] == "CHAIN"
+    assert kinds["invoke_agent planner"] == "AGENT" and kinds["chat gpt-5-mini"] == "LLM"
     assert names.count("chat gpt-5-mini") == 3 and names.count("chat claude-opus-4-7") == 2
 
     tokens: dict[str, int] = defaultdict(int)

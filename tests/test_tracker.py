@@ -58,13 +58,15 @@ def test_span_tree_of_a_tiered_run(tiers: tuple[Tier, Tier], spans: Any) -> None
     tracker = CostTracker(tracer_provider=provider)
     graph = create_tiered_graph(planner=tiers[1], tiers=list(tiers), name="review")
     graph.invoke({"task": "t"}, config={"callbacks": [tracker]})
-    worker = ["invoke_agent worker", [["chat gpt-5-mini"]]]
+    def worker(sid: str) -> list[Any]:  # each worker span names its subtask and tier
+        return [f"invoke_agent worker {sid} (small)", [["chat gpt-5-mini"]]]
+
     assert tree(exporter.get_finished_spans()) == [
         ["invoke_workflow review", sorted([
             ["dispatch"], ["dispatch"], ["dispatch"], ["dispatch"],
             ["invoke_agent planner", [["chat claude-opus-4-7"]]],
             ["invoke_agent synthesizer", [["chat claude-opus-4-7"]]],
-            worker, worker, worker,
+            worker("s1"), worker("s2"), worker("s3"),
         ], key=str)]
     ]
 
@@ -76,7 +78,7 @@ def _check_attribution(exporter: Any, tracker: CostTracker) -> None:
     assert sorted(s.attributes[attr.SUBTASK_ID] for s in workers) == ["s1", "s2", "s3"]
     for chat in workers:
         node = spans[chat.parent.span_id]
-        assert node.name == "invoke_agent worker"
+        assert node.name == f"invoke_agent worker {chat.attributes[attr.SUBTASK_ID]} (small)"
         assert node.attributes[attr.SUBTASK_ID] == chat.attributes[attr.SUBTASK_ID]
         assert node.attributes[attr.TIER] == "small" == chat.attributes[attr.TIER]
         assert node.attributes[attr.ATTEMPT] == 1

@@ -35,6 +35,7 @@ from opentelemetry.semconv._incubating.metrics import (  # noqa: PLC2701 - GenAI
 )
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.exception_attributes import EXCEPTION_TYPE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 import tiered_agents.attributes as attr
@@ -54,6 +55,21 @@ COST_AMOUNT = "gen_ai.usage.cost.amount"
 COST_CURRENCY = "gen_ai.usage.cost.currency"
 """Proposed GenAI attribute (no released semconv constant yet)."""
 AGENT_ROLES = frozenset({"planner", "worker", "synthesizer", "verify", "advisor", "executor"})
+SPAN_KIND = "openinference.span.kind"
+"""What Phoenix (OpenInference) reads to label a span: CHAIN, AGENT, LLM or TOOL."""
+PROVIDER_NAMES = {
+    "azure": "azure.ai.openai", "azure_openai": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference", "google_genai": "gcp.gemini",
+    "google_vertexai": "gcp.vertex_ai", "google_anthropic_vertex": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock", "bedrock_converse": "aws.bedrock", "mistralai": "mistral_ai",
+    "xai": "x_ai", "ibm": "ibm.watsonx.ai", "watsonx": "ibm.watsonx.ai",
+    "perplexity": "perplexity", "moonshot": "moonshot_ai",
+}
+"""LangChain provider ids (`ls_provider`) to the GenAI conventions' `gen_ai.provider.name`;
+ids not listed (openai, anthropic, groq, deepseek, cohere, ...) are the same in both."""
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_BASE_URL_KEYS = ("base_url", "openai_api_base", "anthropic_api_url", "api_base", "endpoint",
+                  "azure_endpoint")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,11 +144,44 @@ def node_path(metadata: dict[str, Any]) -> str:
     return "/".join([*outer, name])
 
 
-def _messages_json(messages: Sequence[BaseMessage]) -> str:
-    return json.dumps(
-        [{"role": m.type, "parts": [{"type": "text", "content": m.text}]} for m in messages],
-        ensure_ascii=False,
-    )
+def _parts(message: BaseMessage) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if message.type == "tool":
+        return [{"type": "tool_call_response", "id": getattr(message, "tool_call_id", None),
+                 "response": message.text}]
+    if message.text:
+        parts.append({"type": "text", "content": message.text})
+    for call in getattr(message, "tool_calls", None) or []:
+        parts.append({"type": "tool_call", "id": call.get("id"), "name": call.get("name"),
+                      "arguments": call.get("args")})
+    return parts
+
+
+def _messages_json(messages: Sequence[BaseMessage], finish_reason: str | None = None) -> str:
+    """Messages in the GenAI conventions' message JSON: roles user/assistant/system/tool,
+    text, tool_call and tool_call_response parts, and the finish reason on output messages."""
+    shaped = []
+    for message in messages:
+        item: dict[str, Any] = {"role": _ROLES.get(message.type, message.type),
+                                "parts": _parts(message)}
+        if finish_reason is not None:
+            item["finish_reason"] = finish_reason
+        shaped.append(item)
+    return json.dumps(shaped, ensure_ascii=False, default=str)
+
+
+def _server(serialized: dict[str, Any] | None) -> tuple[str, int] | None:
+    """The host and port a chat model's client calls, when it says (its base URL)."""
+    from urllib.parse import urlsplit
+
+    settings = (serialized or {}).get("kwargs") or {}
+    for key in _BASE_URL_KEYS:
+        url = settings.get(key)
+        if isinstance(url, str) and "://" in url:
+            parts = urlsplit(url)
+            if parts.hostname:
+                return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    return None
 
 
 def _in_baseline(meta: dict[str, Any]) -> bool:
@@ -195,7 +244,7 @@ class CostTracker(BaseCallbackHandler):
         self._token_usage = gen_ai_metrics.create_gen_ai_client_token_usage(meter)
         self._duration = gen_ai_metrics.create_gen_ai_client_operation_duration(meter)
         self._cost = meter.create_counter(
-            "tiered_agents.client.cost", unit="USD",
+            "tiered_agents.client.cost", unit="{USD}",
             description="Cost of GenAI model calls in US dollars.",
         )
         if capture_content is None:
@@ -291,12 +340,13 @@ class CostTracker(BaseCallbackHandler):
             kind = "workflow"
             span = self._start(f"invoke_workflow {name}", None, SpanKind.INTERNAL, {
                 gen_ai.GEN_AI_OPERATION_NAME: "invoke_workflow",
-                gen_ai.GEN_AI_WORKFLOW_NAME: name,
+                gen_ai.GEN_AI_WORKFLOW_NAME: name, SPAN_KIND: "CHAIN",
             })
         elif _is_node(name, tags, metadata):
             kind = "node"
             role = _role(metadata)
-            attributes: dict[str, Any] = {attr.NODE: metadata["langgraph_node"]}
+            attributes: dict[str, Any] = {attr.NODE: metadata["langgraph_node"],
+                                          SPAN_KIND: "AGENT" if role in AGENT_ROLES else "CHAIN"}
             if role in AGENT_ROLES:
                 attributes[gen_ai.GEN_AI_OPERATION_NAME] = "invoke_agent"
                 attributes[gen_ai.GEN_AI_AGENT_NAME] = role
@@ -328,7 +378,10 @@ class CostTracker(BaseCallbackHandler):
         name = kwargs.get("name") or (serialized or {}).get("name") or "tool"
         parent = self._parent(parent_run_id)
         attributes: dict[str, Any] = {gen_ai.GEN_AI_OPERATION_NAME: "execute_tool",
-                                      gen_ai.GEN_AI_TOOL_NAME: name}
+                                      gen_ai.GEN_AI_TOOL_NAME: name,
+                                      gen_ai.GEN_AI_TOOL_TYPE: "function", SPAN_KIND: "TOOL"}
+        if kwargs.get("tool_call_id"):
+            attributes[gen_ai.GEN_AI_TOOL_CALL_ID] = str(kwargs["tool_call_id"])
         if self.capture_content:
             attributes[gen_ai.GEN_AI_TOOL_CALL_ARGUMENTS] = str(input_str)
         span = self._start(f"execute_tool {name}", parent, SpanKind.INTERNAL, attributes)
@@ -386,10 +439,14 @@ class CostTracker(BaseCallbackHandler):
         attributes: dict[str, Any] = {
             gen_ai.GEN_AI_OPERATION_NAME: "chat",
             gen_ai.GEN_AI_REQUEST_MODEL: str(model),
-            attr.NODE: _node_name(metadata),
+            attr.NODE: _node_name(metadata), SPAN_KIND: "LLM",
         }
         if provider:
-            attributes[gen_ai.GEN_AI_PROVIDER_NAME] = str(provider)
+            attributes[gen_ai.GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES.get(str(provider),
+                                                                         str(provider))
+        server = _server(serialized)
+        if server is not None:
+            attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
         for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
             if metadata.get(key) is not None:
                 attributes[key] = metadata[key]
@@ -405,6 +462,14 @@ class CostTracker(BaseCallbackHandler):
             for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
                 if metadata.get(key) is not None:
                     node.span.set_attribute(key, metadata[key])
+            role = _role(metadata)
+            if role == "worker" and metadata.get(attr.SUBTASK_ID) is not None:
+                # Seven "invoke_agent worker" rows tell a viewer's user nothing: name each.
+                agent = f"worker {metadata[attr.SUBTASK_ID]}"
+                if isinstance(metadata.get(attr.TIER), str):
+                    agent += f" ({metadata[attr.TIER]})"
+                node.span.set_attribute(gen_ai.GEN_AI_AGENT_NAME, agent)
+                node.span.update_name(f"invoke_agent {agent}")
 
     @_never_raise
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
@@ -456,7 +521,7 @@ class CostTracker(BaseCallbackHandler):
                 ancestor.total.incr(usage)
                 ancestor = ancestor.parent.owner if ancestor.parent else None
         self._finish_chat(run, message, usage, response_model)
-        self._record_metrics(record, run.provider, seconds)
+        self._record_metrics(record, run.model or record.model, run.provider, seconds)
 
     def _reference_cost(self, usage: Usage, reference: dict[str, Any] | None,
                         price: Price | None) -> Decimal | None:
@@ -487,16 +552,25 @@ class CostTracker(BaseCallbackHandler):
                 message.response_metadata.get("stop_reason")
             if reason:
                 span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, [str(reason)])
+            response_id = message.response_metadata.get("id") or (
+                message.id if message.id and not str(message.id).startswith(("run-", "lc_"))
+                else None)
+            if response_id:
+                span.set_attribute(gen_ai.GEN_AI_RESPONSE_ID, str(response_id))
             if self.capture_content:
-                span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, _messages_json([message]))
+                span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, _messages_json(
+                    [message], finish_reason=str(reason) if reason else "stop"))
         span.end()
 
-    def _record_metrics(self, record: CallRecord, provider: str | None, seconds: float) -> None:
+    def _record_metrics(self, record: CallRecord, requested: str, provider: str | None,
+                        seconds: float) -> None:
         labels: dict[str, Any] = {gen_ai.GEN_AI_OPERATION_NAME: "chat",
-                                  gen_ai.GEN_AI_REQUEST_MODEL: record.model,
+                                  gen_ai.GEN_AI_REQUEST_MODEL: requested,
                                   attr.NODE: record.node}
+        if record.model != requested:
+            labels[gen_ai.GEN_AI_RESPONSE_MODEL] = record.model
         if provider:
-            labels[gen_ai.GEN_AI_PROVIDER_NAME] = provider
+            labels[gen_ai.GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES.get(provider, provider)
         if record.tier:
             labels[attr.TIER] = record.tier
         self._token_usage.record(record.usage.input_tokens,
