@@ -146,3 +146,15 @@ def test_a_ladder_that_is_not_cheapest_first_warns_at_the_callers_line() -> None
     assert warning.filename == __file__  # points at the factory call, not at the library
     assert "'small' (gpt-5-mini) costs less than 'frontier'" in str(warning.message)
     assert "pass tiers cheapest first" in str(warning.message)
+
+
+def test_pricing_warnings_point_at_the_users_call() -> None:
+    from tiered_agents import CostTracker
+    from tiered_agents.errors import UnpricedModelWarning
+
+    model = FakeChatModel(responses=["hi"], model_name="my-unpriced-model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.invoke("hello", config={"callbacks": [CostTracker()]})
+    [warning] = [w for w in caught if w.category is UnpricedModelWarning]
+    assert warning.filename == __file__  # the invoke above, not LangChain's callback code

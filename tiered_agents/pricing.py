@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +17,7 @@ from genai_prices import calc_price
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 import tiered_agents.attributes as attr
+from tiered_agents._warn import warn
 from tiered_agents.errors import UnpricedModelWarning, UsageMissingWarning
 from tiered_agents.usage import Usage, usage_from_message
 
@@ -193,13 +193,12 @@ class PriceLookup:
             if model in self._warned_usage:
                 return
             self._warned_usage.add(model)
-        warnings.warn(
+        warn(
             f"Model {model!r} reported no token usage, so its calls cannot be priced: the report "
             "counts them as unpriced, and budgets charge an estimate (about 4 characters a "
             "token). Streamed OpenAI-compatible calls need `stream_usage=True` "
             "(ChatOpenAI(..., stream_usage=True)); otherwise give the tier a per-hour Price.",
             UsageMissingWarning,
-            stacklevel=3,
         )
 
     def _warn(self, model: str, why: str) -> None:
@@ -207,11 +206,10 @@ class PriceLookup:
             if model in self._warned:
                 return
             self._warned.add(model)
-        warnings.warn(
+        warn(
             f"Cannot price model {model!r}: {why}. Its cost is reported as unknown (None). "
             "Set `Tier(..., price=Price(...))` to price it.",
             UnpricedModelWarning,
-            stacklevel=3,
         )
 
 

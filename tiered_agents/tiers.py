@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from tiered_agents._warn import warn
 from tiered_agents.errors import TierOrderWarning
 from tiered_agents.pricing import Price
 
@@ -118,12 +118,11 @@ def _check_order(ladder: list[Tier]) -> None:
     known = [(t, p) for t, p in prices if p is not None]
     for (low, low_price), (high, high_price) in itertools.pairwise(known):
         if high_price < low_price:
-            warnings.warn(
+            warn(
                 f"Tier {high.name!r} ({high.model_name}) costs less than {low.name!r} "
                 f"({low.model_name}) below it by list price (${high_price:.2f} against "
                 f"${low_price:.2f} for 1M input and 250k output tokens), but escalation climbs "
-                "tiers in the order given: pass tiers cheapest first.",
-                TierOrderWarning, stacklevel=4)  # _check_order, check_ladder, the factory
+                "tiers in the order given: pass tiers cheapest first.", TierOrderWarning)
             return
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import tiered_agents.attributes as attr
 from tiered_agents._budget import RunBudget
 from tiered_agents._calls import Call, Steps, model_call, run_async, run_sync
 from tiered_agents._json import extract_json
+from tiered_agents._warn import warn
 from tiered_agents.plan import Subtask
 from tiered_agents.prompts import judge_messages, self_check_messages
 from tiered_agents.retry import default_retry_policy
@@ -173,9 +173,9 @@ class ConfidenceVerifier(_InlineVerifier):
         if score is None:
             if ctx.tier.name not in self._warned:
                 self._warned.add(ctx.tier.name)
-                warnings.warn(f"Tier {ctx.tier.name!r} returned no log-probabilities, so "
-                              "ConfidenceVerifier escalates all its answers; enable them "
-                              "(e.g. ChatOpenAI(logprobs=True)).", stacklevel=2)
+                warn(f"Tier {ctx.tier.name!r} returned no log-probabilities, so "
+                     "ConfidenceVerifier escalates all its answers; enable them "
+                     "(e.g. ChatOpenAI(logprobs=True)).", UserWarning)
             return Verdict(False, None, "no log-probabilities returned")
         return Verdict(score >= self.threshold, score, f"mean log-probability {score:.3f}")
 
