@@ -95,3 +95,13 @@ def test_tracker_tiers_are_checked() -> None:
         CostTracker(tiers=[a, Tier("b", FakeToolChatModel(model_name="m"))])
     with pytest.raises(TypeError, match="takes Tier objects"):
         CostTracker(tiers=["openai:gpt-4o"])  # type: ignore[list-item]
+
+
+def test_a_tier_tag_on_the_model_beats_run_level_metadata() -> None:
+    worker = FakeToolChatModel(respond=lambda m, t: "researched", model_name="gpt-4o-mini")
+    research = create_react_agent(worker.with_config(tags=["tiered_agents.tier:small"]),
+                                  tools=[], name="research_expert")
+    tracker = CostTracker()
+    research.invoke({"messages": [("user", "Is it so?")]},
+                    {"callbacks": [tracker], "metadata": {attr.TIER: "frontier"}})
+    assert [c.tier for c in tracker.report().calls] == ["small"]

@@ -55,6 +55,10 @@ COST_AMOUNT = "gen_ai.usage.cost.amount"
 COST_CURRENCY = "gen_ai.usage.cost.currency"
 """Proposed GenAI attribute (no released semconv constant yet)."""
 AGENT_ROLES = frozenset({"planner", "worker", "synthesizer", "verify", "advisor", "executor"})
+TIER_TAG = f"{attr.TIER}:"
+"""A model's own tier, as a LangChain tag: `model.with_config(tags=["tiered_agents.tier:small"])`.
+Tags add up where metadata is overridden, so a run-level `config["metadata"]` cannot relabel
+it."""
 SPAN_KIND = "openinference.span.kind"
 """What Phoenix (OpenInference) reads to label a span: CHAIN, AGENT, LLM or TOOL."""
 PROVIDER_NAMES = {
@@ -430,10 +434,16 @@ class CostTracker(BaseCallbackHandler):
         model = (metadata.get("ls_model_name") or params.get("model")
                  or params.get("model_name") or "unknown")
         provider = metadata.get("ls_provider")
-        tier = self._tiers.get(str(model))
-        if tier is not None and _role(metadata) is None:  # not a tiered graph's own call
-            metadata[attr.TIER] = tier.name
-            if tier.price is not None and not isinstance(metadata.get(attr.PRICE), dict):
+        if _role(metadata) is None:  # not a tiered graph's own call: find its tier
+            tagged = next((t.partition(":")[2] for t in tags or ()
+                           if t.startswith(TIER_TAG)), None)
+            tier = self._tiers.get(str(model))
+            if tagged:  # on the model itself: a run's metadata cannot override a tag
+                metadata[attr.TIER] = tagged
+            elif tier is not None:
+                metadata[attr.TIER] = tier.name
+            if tier is not None and tier.name == metadata.get(attr.TIER) and \
+                    tier.price is not None and not isinstance(metadata.get(attr.PRICE), dict):
                 metadata[attr.PRICE] = tier.price.to_dict()
         parent = self._parent(parent_run_id)
         attributes: dict[str, Any] = {
