@@ -118,3 +118,38 @@ def test_server_address_and_port_come_from_the_clients_base_url(spans: Any) -> N
     [span] = exporter.get_finished_spans()
     assert (span.attributes["server.address"], span.attributes["server.port"]) == (
         "127.0.0.1", 8080)
+
+
+def test_failed_tool_and_agent_spans_carry_error_type(spans: Any) -> None:
+    provider, exporter = spans
+
+    def broken(contract: str) -> str:
+        """Always fails."""
+        raise LookupError("no such contract")
+
+    def worker(messages: list[BaseMessage], tools: Any) -> Any:
+        if messages[-1].type == "tool":
+            return "Could not look it up."
+        return AIMessage("", tool_calls=[{"name": "broken", "args": {"contract": "A"},
+                                          "id": "call_9"}])
+
+    frontier = Tier("frontier", FakeToolChatModel(respond=planner_responder([PLAN]),
+                                                  model_name="claude-opus-4-7",
+                                                  provider="anthropic"))
+    small = Tier("small", FakeToolChatModel(respond=worker, model_name="gpt-5-mini",
+                                            provider="openai"))
+    create_tiered_graph(planner=frontier, tiers=[small, frontier], tools=[broken]).invoke(
+        {"task": "t"}, {"callbacks": [CostTracker(tracer_provider=provider)]})
+    [tool] = [s for s in exporter.get_finished_spans() if s.name == "execute_tool broken"]
+    assert tool.attributes["error.type"] == "builtins.LookupError"
+    assert tool.attributes["gen_ai.tool.call.id"] == "call_9"
+
+    exporter.clear()
+    failing = Tier("frontier", FakeToolChatModel(respond=lambda m, t: "no plan at all",
+                                                 model_name="claude-opus-4-7",
+                                                 provider="anthropic"))
+    with pytest.raises(Exception, match="no valid plan"):
+        create_tiered_graph(planner=failing, tiers=[small, failing]).invoke(
+            {"task": "t"}, {"callbacks": [CostTracker(tracer_provider=provider)]})
+    [planner] = [s for s in exporter.get_finished_spans() if s.name == "invoke_agent planner"]
+    assert planner.attributes["error.type"] == "tiered_agents.errors.PlanError"
