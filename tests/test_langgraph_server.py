@@ -13,16 +13,14 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests._servers import free_port, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket,
               pytest.mark.allow_hosts(["127.0.0.1"])]
@@ -44,12 +42,6 @@ budgeted = create_tiered_graph(planner=frontier, tiers=[small, frontier], name="
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cli = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or \
@@ -63,35 +55,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (workdir / "langgraph.json").write_text(json.dumps({"dependencies": ["."], "graphs": {
         "tiered": "./fake_graphs.py:graph", "budgeted": "./fake_graphs.py:budgeted",
         "plan_execute": f"{ROOT / 'graphs' / 'plan_execute.py'}:graph"}}))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env |= {"LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "true",
             "LANGSMITH_TRACING": "false", "LANGGRAPH_STRICT_MSGPACK": "true",
             "TIERED_PLANNER_MODEL": "openai:gpt-5", "TIERED_WORKER_MODEL": "openai:gpt-5-mini"}
-    log = (workdir / "server.log").open("w")
-    process = subprocess.Popen(
-        [cli, "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser", "--no-reload"],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ok", timeout=2):
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"langgraph dev did not start:\n{(workdir / 'server.log').read_text()}")
-            time.sleep(0.3)
+    with running([cli, "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
+                  "--no-reload"], health=f"{url}/ok", log=workdir / "server.log",
+                 name="langgraph dev", env=env, cwd=workdir, timeout=90):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def importlib_missing(*modules: str) -> bool:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests._servers import free_port, running
 from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
 from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
 
@@ -46,12 +45,6 @@ print(json.dumps(spans))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     executable = os.environ.get("TIERED_AGENTS_MLFLOW") or shutil.which("mlflow")
@@ -61,33 +54,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
         pytest.skip("MLflow is not installed (set TIERED_AGENTS_MLFLOW)")
     python = Path(executable).with_name("python")
     workdir: Path = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    log = (workdir / "mlflow.log").open("w")
-    process = subprocess.Popen(
-        [executable, "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}"],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"MLflow did not start: {(workdir / 'mlflow.log').read_text()}")
-            time.sleep(0.5)
+    with running([executable, "server", "--host", "127.0.0.1", "--port", str(port),
+                  "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}"],
+                 health=f"{url}/health", log=workdir / "mlflow.log", name="MLflow",
+                 env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+                 cwd=workdir):
         yield url, python
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_mlflow_reads_back_every_span_with_its_tokens(mlflow_server: tuple[str, Path]) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import time
 import urllib.request
 from collections import defaultdict
@@ -23,18 +21,13 @@ from typing import Any
 
 import pytest
 
+from tests._servers import free_port, running
 from tiered_agents import CostTracker, Tier, configure_tracing, create_tiered_graph
 from tiered_agents import attributes as attr
 from tiered_agents.testing import THREE_STEP_PLAN, FakeChatModel, echo_worker, planner_responder
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket,
               pytest.mark.allow_hosts(["127.0.0.1"])]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> Any:
@@ -51,33 +44,14 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytest.fail("CI must install Phoenix and set TIERED_AGENTS_PHOENIX (see .ci/run)")
         pytest.skip("Arize Phoenix is not installed (set TIERED_AGENTS_PHOENIX)")
     workdir: Path = tmp_path_factory.mktemp("phoenix")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PHOENIX_WORKING_DIR": str(workdir), "PHOENIX_HOST": "127.0.0.1",
-           "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(_free_port()),
+           "PHOENIX_PORT": str(port), "PHOENIX_GRPC_PORT": str(free_port()),
            "PHOENIX_TELEMETRY_ENABLED": "false"}
-    log = (workdir / "phoenix.log").open("w")
-    process = subprocess.Popen([executable, "serve"], env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if _get(f"{url}/healthz"):
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Phoenix did not start: {(workdir / 'phoenix.log').read_text()}")
-            time.sleep(0.5)
+    with running([executable, "serve"], health=f"{url}/healthz", log=workdir / "phoenix.log",
+                 name="Phoenix", env=env):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def test_spans_arrive_in_phoenix_with_per_node_cost(phoenix: str) -> None:
