@@ -26,6 +26,7 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
+from langchain_core.utils.json import parse_json_markdown
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.panel import Panel
@@ -33,7 +34,6 @@ from rich.table import Table
 
 import tiered_agents.attributes as attr
 from tiered_agents import CostReport, CostTracker, Tier, create_tiered_graph
-from tiered_agents._json import extract_json
 from tiered_agents.cli.contracts import (
     DATE_FIELDS,
     FIELDS,
@@ -98,7 +98,7 @@ def as_fields(output: Any) -> dict[str, Any] | None:
     """A worker's output as a JSON object: parsed as is, or from JSON written as text."""
     if isinstance(output, str):
         try:
-            output = extract_json(output)
+            output = parse_json_markdown(output)  # fenced or bare
         except ValueError:
             return None
     return output if isinstance(output, dict) else None

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -176,8 +177,6 @@ def _messages_json(messages: Sequence[BaseMessage], finish_reason: str | None = 
 
 def _server(serialized: dict[str, Any] | None) -> tuple[str, int] | None:
     """The host and port a chat model's client calls, when it says (its base URL)."""
-    from urllib.parse import urlsplit
-
     settings = (serialized or {}).get("kwargs") or {}
     for key in _BASE_URL_KEYS:
         url = settings.get(key)
