@@ -116,6 +116,12 @@ class Price:
         return cls(**{k: _dec(v) for k, v in data.items()})  # type: ignore[arg-type]
 
 
+def _candidates(provider: str | None) -> tuple[str | None, ...]:
+    """The genai-prices provider ids to try for a LangChain provider id: its own, then any."""
+    provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
+    return (provider_id, None) if provider_id else (None,)
+
+
 class PriceLookup:
     """Finds genai-prices entries by model name and provider; warns once per unknown model."""
 
@@ -144,20 +150,20 @@ class PriceLookup:
         if not model:
             self._warn("<unnamed model>", "the call reported no model name")
             return None
-        provider_id = _PROVIDER_IDS.get(provider or "", provider) if provider else None
+        candidates = _candidates(provider)
         priced = _PriceUsage(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
-        key = (model, provider_id)
+        key = (model, candidates[0])
         with self._lock:
             cached = self._matched.get(key)
         if cached is not None and cached[1] > time.monotonic():
             total: Decimal = cached[0].calc_price(priced)["total_price"]
             return total
-        for candidate in (provider_id, None) if provider_id else (None,):
+        for candidate in candidates:
             try:
                 result = calc_price(priced, model, provider_id=candidate)
             except LookupError:
@@ -177,10 +183,9 @@ class PriceLookup:
         priced by the hour; never warns (for comparing tiers before any call)."""
         if price is not None:
             return None if price.usd_per_hour is not None else price.cost(_TYPICAL)
-        provider_id = _PROVIDER_IDS.get(provider or "", provider) if provider else None
         typical = _PriceUsage(input_tokens=_TYPICAL.input_tokens,
                               output_tokens=_TYPICAL.output_tokens)
-        for candidate in (provider_id, None) if provider_id else (None,):
+        for candidate in _candidates(provider):
             try:
                 return Decimal(calc_price(typical, model, provider_id=candidate).total_price)
             except Exception:  # unknown here: try without the provider, else no price

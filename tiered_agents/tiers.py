@@ -12,7 +12,7 @@ from langchain_core.language_models import BaseChatModel
 
 from tiered_agents._warn import warn
 from tiered_agents.errors import TierOrderWarning
-from tiered_agents.pricing import Price
+from tiered_agents.pricing import Price, PriceLookup
 
 __all__ = ["Tier", "check_count", "check_ladder", "model_name", "model_provider",
            "reference_of"]
@@ -110,8 +110,6 @@ def check_ladder(tiers: Any, **roles: Tier | None) -> list[Tier]:
 def _check_order(ladder: list[Tier]) -> None:
     """Warn (pointing at the factory's caller) when known prices say the ladder is not
     cheapest first. Tiers without a known per-token price are not compared."""
-    from tiered_agents.pricing import PriceLookup
-
     lookup = PriceLookup()
     prices = [(t, lookup.list_price(t.model_name, model_provider(t.model), t.price))
               for t in ladder]

@@ -321,8 +321,6 @@ class BatchOutcome:
     report: CostReport
     escalated: list[str]
     """Subtasks that needed more than one tier."""
-    rejections: dict[str, list[str]]
-    """Why each rejected attempt was rejected, by subtask."""
 
     @property
     def accuracy(self) -> float:
@@ -414,12 +412,9 @@ def run_batch(contracts: Sequence[Contract], small: Tier, frontier: Tier, *,
     fields, correct = field_accuracy(final, contracts)
     escalated = sorted(sid for sid, r in (final.get("results") or {}).items()
                        if len(r["attempts"]) > 1)
-    rejections = {sid: [str(a["reason"] or a["error"]) for a in r["attempts"]
-                        if not a["accepted"]]
-                  for sid, r in (final.get("results") or {}).items() if len(r["attempts"]) > 1}
     return BatchOutcome(answer=final.get("answer"), fields=fields, correct=correct,
                         total=sum(len(c.answers) for c in contracts), seconds=seconds,
-                        report=tracker.report(), escalated=escalated, rejections=rejections)
+                        report=tracker.report(), escalated=escalated)
 
 
 def _show_progress(console: Console, update: dict[str, Any], started: float) -> None:
