@@ -305,7 +305,7 @@ async def test_works_as_a_subgraph_called_from_a_node_async(tiers: tuple[Tier, T
 def test_stream_and_astream(tiers: tuple[Tier, Tier]) -> None:
     graph = create_tiered_graph(planner=tiers[1], tiers=list(tiers))
     nodes = [next(iter(chunk)) for chunk in graph.stream({"task": "t"})]
-    assert nodes[0] == "planner" and nodes[-2:] == ["synthesizer", "dispatch"]
+    assert nodes[0] == "planner" and nodes[-2:] == ["dispatch", "synthesizer"]
     assert nodes.count("worker") == 3
 
     async def collect() -> list[str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import warnings
 from decimal import Decimal
 
+import genai_prices
 import pytest
+from genai_prices import data_snapshot
 
 from tiered_agents.errors import UnpricedModelWarning
-from tiered_agents.pricing import Price, PriceLookup
+from tiered_agents.pricing import Price, PriceLookup, _calc, _rates
 from tiered_agents.usage import Usage
 
 MTOK = 1_000_000
@@ -68,10 +71,54 @@ def test_negative_price_is_rejected() -> None:
         Price(input_per_mtok=-1)
 
 
-def test_cached_match_prices_the_same_as_a_fresh_lookup() -> None:
-    lookup = PriceLookup()
+def _calc_price(usage: Usage, model: str, provider: str | None) -> Decimal:
+    priced = genai_prices.Usage(input_tokens=usage.input_tokens,
+                                output_tokens=usage.output_tokens,
+                                cache_read_tokens=usage.cache_read_tokens,
+                                cache_write_tokens=usage.cache_write_tokens)
+    total: Decimal = genai_prices.calc_price(priced, model, provider_id=provider).total_price
+    return total
+
+
+def test_repeated_lookups_price_as_genai_prices_does() -> None:
     usages = [Usage(input_tokens=MTOK, cache_read_tokens=MTOK // 2, cache_write_tokens=1000,
                     output_tokens=300), Usage(input_tokens=7, output_tokens=3)]
     for usage in usages * 2:  # the second round is served from the cached match
-        assert lookup.cost(usage, model="claude-opus-4-7", provider="anthropic") == \
-            PriceLookup().cost(usage, model="claude-opus-4-7", provider="anthropic")
+        assert PriceLookup().cost(usage, model="claude-opus-4-7", provider="anthropic") == \
+            _calc_price(usage, "claude-opus-4-7", "anthropic")
+
+
+def test_tiered_prices_are_left_to_genai_prices() -> None:
+    """A price that changes with the prompt's size (Gemini 2.5 Pro above 200k tokens) is not
+    turned into per-token rates: both sides of the threshold price as genai-prices does."""
+    for tokens in (1_000, 250_000):
+        usage = Usage(input_tokens=tokens, output_tokens=1_000)
+        assert PriceLookup().cost(usage, model="gemini-2.5-pro", provider="google") == \
+            _calc_price(usage, "gemini-2.5-pro", "google")
+    model_price = genai_prices.calc_price(genai_prices.Usage(input_tokens=1), "gemini-2.5-pro",
+                                          provider_id="google").model_price
+    assert _rates(model_price) is None
+
+
+def test_per_token_rates_equal_genai_prices_on_every_model() -> None:
+    """Every linear price in genai-prices' tables, turned into per-token rates, prices random
+    usages (cache reads and writes included) to the same Decimal as `calc_price`."""
+    rng = random.Random(7)
+    checked = 0
+    for provider in data_snapshot.get_snapshot().providers:
+        for model in provider.models:
+            for entry in model.prices if isinstance(model.prices, list) else [model.prices]:
+                model_price = getattr(entry, "prices", entry)
+                rates = _rates(model_price)
+                if rates is None:
+                    continue
+                checked += 1
+                for _ in range(5):
+                    prompt = rng.randrange(0, 300_000)
+                    read = rng.randrange(0, prompt + 1)
+                    usage = Usage(input_tokens=prompt, output_tokens=rng.randrange(0, 50_000),
+                                  cache_read_tokens=read,
+                                  cache_write_tokens=rng.randrange(0, prompt - read + 1))
+                    assert rates.cost(usage) == _calc(model_price, usage), (provider.id,
+                                                                            model.id, usage)
+    assert checked > 1000

@@ -63,7 +63,7 @@ def test_span_tree_of_a_tiered_run(tiers: tuple[Tier, Tier], spans: Any) -> None
 
     assert tree(exporter.get_finished_spans()) == [
         ["invoke_workflow review", sorted([
-            ["dispatch"], ["dispatch"], ["dispatch"], ["dispatch"],
+            ["dispatch"], ["dispatch"],  # after each wave of workers
             ["invoke_agent planner", [["chat claude-opus-4-7"]]],
             ["invoke_agent synthesizer", [["chat claude-opus-4-7"]]],
             worker("s1"), worker("s2"), worker("s3"),
@@ -379,3 +379,49 @@ def test_per_hour_frontier_cost_is_estimated_from_its_measured_speed() -> None:
     # the frontier's own calls count as measured; the workers' are estimated at its speed
     assert report.frontier_cost_usd > measured
     assert report.savings_ratio is not None and report.savings_ratio > 1.1
+
+
+class _Question(TypedDict, total=False):
+    question: str
+    answers: list[str]
+
+
+def test_parallel_calls_in_one_node_share_one_node_span(spans: Any) -> None:
+    """A node's span is made when its first call ends; two calls ending at once (a `batch`
+    on threads) still make one node span, parent of both chat spans, with the node's
+    totals."""
+    provider, exporter = spans
+    model = FakeChatModel(respond=lambda m, t: "ok", model_name="gpt-5-mini", provider="openai",
+                          delay=0.05)
+
+    def ask_twice(state: _Question, config: RunnableConfig) -> _Question:
+        replies = model.batch([state["question"], state["question"]], config)
+        return {"answers": [str(r.content) for r in replies]}
+
+    builder = StateGraph(_Question)
+    builder.add_node("ask", ask_twice)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    for _ in range(5):
+        exporter.clear()
+        builder.compile().invoke({"question": "Why?"},
+                                 {"callbacks": [CostTracker(tracer_provider=provider)]})
+        finished = exporter.get_finished_spans()
+        nodes = [s for s in finished if s.name == "ask"]
+        assert len(nodes) == 1
+        chats = [s for s in finished if s.name.startswith("chat ")]
+        assert len(chats) == 2 and {c.parent.span_id for c in chats} == \
+            {nodes[0].context.span_id}
+        assert nodes[0].attributes[attr.AGG_CALLS] == 2
+        assert nodes[0].start_time <= min(c.start_time for c in chats)
+
+
+def test_trackers_share_their_tracer_and_instruments(spans: Any) -> None:
+    """A tracker per run must not make a new tracer and new instruments each time:
+    OpenTelemetry's global proxy provider would keep every meter until a real one is set."""
+    provider, _ = spans
+    first, second = CostTracker(tracer_provider=provider), CostTracker(tracer_provider=provider)
+    assert first._tracer is second._tracer
+    assert (first._token_usage, first._duration, first._cost) == \
+        (second._token_usage, second._duration, second._cost)
+    assert CostTracker()._cost is CostTracker()._cost  # the global providers

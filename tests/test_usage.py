@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
@@ -62,3 +63,14 @@ def test_usage_adds_and_keeps_unknown_cost_distinct_from_zero() -> None:
     assert total.cost_usd == Decimal("0.5") and total.unpriced_calls == 1
     assert (Usage() + Usage()).cost_usd is None
     assert sum([a, a], Usage()).cost_usd == Decimal("1.0")
+
+
+def test_adding_usages_adds_every_field() -> None:
+    """`incr` names each field (it is on every call's path): a field added to `Usage` and
+    not to `incr` fails here."""
+    counts = [f.name for f in fields(Usage) if f.name != "cost_usd"]
+    one = Usage(**{name: i + 1 for i, name in enumerate(counts)}, cost_usd=Decimal(1))
+    total = one + one
+    assert {name: getattr(total, name) for name in counts} == \
+        {name: 2 * (i + 1) for i, name in enumerate(counts)}
+    assert total.cost_usd == Decimal(2)

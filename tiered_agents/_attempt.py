@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from langchain_core.callbacks import adispatch_custom_event, dispatch_custom_event
+from langchain_core.callbacks import (
+    BaseCallbackManager,
+    adispatch_custom_event,
+    dispatch_custom_event,
+)
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.ai import add_usage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -121,6 +125,8 @@ class _Outcome(Runnable[dict[str, Any], None]):
 
     def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                **kwargs: Any) -> None:
+        if not _listened(config):
+            return
         try:
             dispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
         except RuntimeError:  # no parent run (called outside a graph): nobody to tell
@@ -128,10 +134,21 @@ class _Outcome(Runnable[dict[str, Any], None]):
 
     async def ainvoke(self, input: dict[str, Any], config: RunnableConfig | None = None,
                       **kwargs: Any) -> None:
+        if not _listened(config):
+            return
         try:
             await adispatch_custom_event(attr.OUTCOME_EVENT, input, config=config)
         except RuntimeError:
             pass
+
+
+def _listened(config: RunnableConfig | None) -> bool:
+    """Whether any callback handler would hear an event sent under `config` (an event costs a
+    callback manager's set-up even when none would)."""
+    callbacks = (config or {}).get("callbacks")
+    if isinstance(callbacks, BaseCallbackManager):
+        return bool(callbacks.handlers or callbacks.inheritable_handlers)
+    return bool(callbacks)
 
 
 _OUTCOME = _Outcome()

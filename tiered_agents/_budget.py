@@ -164,7 +164,7 @@ _LIVE = _LiveLedger()
 
 def _step_key() -> str | None:
     try:
-        info = get_runtime().execution_info
+        info = getattr(get_runtime(), "execution_info", None)
     except RuntimeError:  # not inside a LangGraph run
         return None
     if info is None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, ensure_config
 from langchain_core.tools import BaseTool, tool
 from langgraph.types import RetryPolicy
 
@@ -28,7 +28,8 @@ from tiered_agents.errors import InvalidInputError
 from tiered_agents.retry import retry_delay
 from tiered_agents.tiers import Tier, model_provider
 
-__all__ = ["Call", "Limiter", "Steps", "Update", "as_tool", "model_call", "node_pair",
+__all__ = ["Body", "Call", "Inline", "Limiter", "Nodes", "Steps", "Update", "as_tool", "body_node",
+           "graph_node", "model_call", "node_pair", "router",
            "require_chat", "resuming", "run_async", "run_sync", "text_of"]
 
 T = TypeVar("T")
@@ -183,6 +184,77 @@ def node_pair(body: Callable[[Any, RunnableConfig, Any], Steps[Any]], settings: 
         return await run_async(body(state, config, settings))
 
     return sync, asynchronous
+
+
+class _Node(Runnable[Any, Any]):
+    """A LangGraph node made of a sync and an async function, each called with the node's
+    input and config. Unlike `RunnableLambda` it starts no run of its own below the node's
+    and reads no signature on every call: per call it costs what a plain-function node
+    costs."""
+
+    def __init__(self, sync: Callable[[Any, RunnableConfig], Any],
+                 asynchronous: Callable[[Any, RunnableConfig], Awaitable[Any]],
+                 name: str) -> None:
+        self.sync, self.asynchronous, self.name = sync, asynchronous, name
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.sync(input, ensure_config(config))
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None,
+                      **kwargs: Any) -> Any:
+        return await self.asynchronous(input, ensure_config(config))
+
+
+def graph_node(sync: Callable[[Any, RunnableConfig], Any],
+               asynchronous: Callable[[Any, RunnableConfig], Awaitable[Any]],
+               name: str) -> Runnable[Any, Any]:
+    """A LangGraph node from a sync and an async function of `(input, config)`."""
+    return _Node(sync, asynchronous, name)
+
+
+def body_node(body: Callable[[Any, RunnableConfig, Any], Steps[Any]], settings: Any,
+              name: str | None = None) -> Runnable[Any, Any]:
+    """The LangGraph node that drives `body` with `settings`, sync or async."""
+    return graph_node(*node_pair(body, settings), name or body.__name__)
+
+
+def router(func: Callable[[Any], Any], name: str) -> Runnable[Any, Any]:
+    """A conditional edge's path from a function of the state, run inline in sync and async
+    runs alike (a plain function would run on a thread in async runs, which an event loop
+    without threads, as in a Temporal workflow, cannot do)."""
+
+    def sync(state: Any, config: RunnableConfig) -> Any:
+        return func(state)
+
+    async def asynchronous(state: Any, config: RunnableConfig) -> Any:
+        return func(state)
+
+    return graph_node(sync, asynchronous, name)
+
+
+Body = Callable[[Any, RunnableConfig, Any], Steps[Any]]
+"""A node body: the node's input, its config and the graph's settings, yielding its calls."""
+Inline = Callable[[Any, RunnableConfig], Update]
+"""A node that makes no call (scheduling, bookkeeping): input and config to an update."""
+
+
+class Nodes:
+    """How a graph's nodes run: each returns the action for `add_node` and extra node
+    metadata. This class runs them in the graph's own process, sync or async;
+    `tiered_agents.temporal` runs the model-calling ones as Temporal activities."""
+
+    def model_node(self, name: str, body: Body, settings: Any
+                   ) -> tuple[Any, dict[str, Any]]:
+        """A node that calls models (`body` yields the calls)."""
+        return body_node(body, settings, name), {}
+
+    def inline_node(self, name: str, func: Inline) -> tuple[Any, dict[str, Any]]:
+        """A node that makes no call and does no I/O: its async form runs it inline."""
+
+        async def asynchronous(state: Any, config: RunnableConfig) -> Update:
+            return func(state, config)
+
+        return graph_node(func, asynchronous, name), {}
 
 
 def model_call(tier: Tier, runnable: Runnable[Any, Any], messages: Any, config: RunnableConfig,

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END
-from langgraph.types import Overwrite, Send
+from langchain_core.tools import BaseTool
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Overwrite, RetryPolicy, Send
 
 import tiered_agents.attributes as attr
 from tiered_agents._attempt import AttemptSettings, attempt_steps, structured
 from tiered_agents._budget import RunBudget, on_budget_stop
-from tiered_agents._calls import Steps, Update, resuming, text_of
+from tiered_agents._calls import Nodes, Steps, Update, as_tool, resuming, router, text_of
+from tiered_agents.budget import Budget
 from tiered_agents.errors import (
     BudgetStopped,
     InvalidInputError,
@@ -23,11 +25,13 @@ from tiered_agents.errors import (
     PlanValidationError,
     SubtaskFailedError,
 )
+from tiered_agents.escalation import EscalationPolicy
 from tiered_agents.plan import (
     DocumentPlanModel,
     Plan,
     PlanModel,
     Subtask,
+    check_schemas,
     find_subtask,
     parse_plan,
     validate_plan,
@@ -38,11 +42,21 @@ from tiered_agents.prompts import (
     synthesizer_messages,
     worker_messages,
 )
-from tiered_agents.state import Attempt, SubtaskResult, TieredState, WorkerInput
-from tiered_agents.tiers import Tier
+from tiered_agents.retry import check_retry
+from tiered_agents.state import (
+    Attempt,
+    SubtaskResult,
+    TieredInput,
+    TieredOutput,
+    TieredState,
+    WorkerInput,
+)
+from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
+from tiered_agents.verifiers import Verifier
 
-__all__ = ["GraphSettings", "dispatch", "documents_of", "plan_steps", "route", "synthesize_steps",
-           "task_of", "work_steps"]
+__all__ = ["GraphSettings", "after_planner", "after_synthesizer", "dispatch", "documents_of",
+           "graph_settings", "plan_steps", "route", "synthesize_steps", "task_of",
+           "tiered_builder", "work_steps"]
 
 MAX_PLAN_RETRIES = 2
 """How many times the planner is shown its invalid plan and asked again."""
@@ -255,6 +269,19 @@ def dispatch(state: TieredState, config: RunnableConfig, s: GraphSettings) -> di
     return {}
 
 
+def after_planner(state: TieredState, s: GraphSettings) -> list[Send] | str:
+    """Where a plan goes: its first subtasks, or `dispatch` when the budget stopped the
+    planner (dispatch applies the budget's mode)."""
+    if _budget_stop(state, s):
+        return "dispatch"
+    return route(state, s)
+
+
+def after_synthesizer(state: TieredState) -> str:
+    """The end, or `dispatch` when the budget stopped the synthesizer before it answered."""
+    return END if state.get("answer") is not None else "dispatch"
+
+
 def route(state: TieredState, s: GraphSettings) -> list[Send] | str:
     if state.get("answer") is not None or _budget_stop(state, s):
         return END  # done, or the budget stopped the run (finished work stays in the state)
@@ -307,3 +334,74 @@ def synthesize_steps(state: TieredState, config: RunnableConfig, s: GraphSetting
     if budget.budget:
         update["budget"] = budget.update()
     return update
+
+
+# --- the graph --------------------------------------------------------------------------------
+
+
+def graph_settings(
+    planner: Tier,
+    tiers: Sequence[Tier],
+    *,
+    synthesizer: Tier | None = None,
+    tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
+    max_subtasks: int = 20,
+    max_tool_rounds: int = 8,
+    check_plan: Callable[[Plan], str | None] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
+    budget: Budget | None = None,
+    verifier: Verifier | None = None,
+    escalation: EscalationPolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> GraphSettings:
+    """`create_tiered_graph`'s arguments, checked (clear errors before any call)."""
+    ladder = check_ladder(tiers, planner=planner, synthesizer=synthesizer)
+    check_count("max_subtasks", max_subtasks)
+    check_count("max_tool_rounds", max_tool_rounds)
+    named = check_schemas(schemas)
+    if check_plan is not None and not callable(check_plan):
+        raise TypeError("check_plan must be a function taking the plan and returning a problem "
+                        f"(str) or None; got {type(check_plan).__name__}.")
+    return GraphSettings(
+        planner=planner, synthesizer=synthesizer or planner, max_subtasks=max_subtasks,
+        check_plan=check_plan, schemas=named,
+        attempts=AttemptSettings(
+            tiers=ladder, retry_policy=check_retry(retry_policy),
+            tools=[as_tool(t) for t in tools or []], max_tool_rounds=max_tool_rounds,
+            verifier=verifier, escalation=escalation or EscalationPolicy(), budget=budget,
+        ),
+    )
+
+
+def tiered_builder(s: GraphSettings, nodes: Nodes,
+                   state_schema: type[Any] = TieredState) -> StateGraph[Any, Any, Any, Any]:
+    """The tiered graph's wiring, with nodes made by `nodes`."""
+    reference = reference_of(s.attempts.tiers[-1])
+    metadata = {
+        "planner": {attr.ROLE: "planner", attr.TIER: s.planner.name, attr.REFERENCE: reference},
+        "dispatch": {},
+        "worker": {attr.ROLE: "worker", attr.REFERENCE: reference},
+        "synthesizer": {attr.ROLE: "synthesizer", attr.TIER: s.synthesizer.name,
+                        attr.REFERENCE: reference},
+    }
+    made = {"planner": nodes.model_node("planner", plan_steps, s),
+            "dispatch": nodes.inline_node("dispatch", functools.partial(dispatch, s=s)),
+            "worker": nodes.model_node("worker", work_steps, s),
+            "synthesizer": nodes.model_node("synthesizer", synthesize_steps, s)}
+    builder = StateGraph(state_schema, input_schema=TieredInput, output_schema=TieredOutput)
+    for name, (action, extra) in made.items():
+        builder.add_node(name, action, metadata={**metadata[name], **extra} or None)
+    builder.add_edge(START, "planner")
+    # The planner and the synthesizer run alone, so they route themselves (one superstep
+    # fewer each); parallel workers meet in `dispatch`, which also applies failures and the
+    # budget's mode.
+    builder.add_conditional_edges(
+        "planner", router(functools.partial(after_planner, s=s), "after_planner"),
+        ["dispatch", "worker", END])
+    builder.add_edge("worker", "dispatch")
+    builder.add_conditional_edges(
+        "dispatch", router(functools.partial(route, s=s), "route"),
+        ["planner", "worker", "synthesizer", END])
+    builder.add_conditional_edges(
+        "synthesizer", router(after_synthesizer, "after_synthesizer"), ["dispatch", END])
+    return builder

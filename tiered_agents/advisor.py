@@ -15,7 +15,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.graph import END, START, StateGraph
@@ -40,8 +40,9 @@ from tiered_agents._calls import (
     Steps,
     Update,
     as_tool,
+    body_node,
+    graph_node,
     model_call,
-    node_pair,
     require_chat,
     text_of,
 )
@@ -271,10 +272,6 @@ def create_advisor_agent(
                   compact_chars=compact_chars, budget=budget, retry=retry)
     reference = reference_of(advisor)
 
-    def node(body: Any, label: str) -> RunnableLambda[Any, Any]:
-        sync, asynchronous = node_pair(body, s)
-        return RunnableLambda(sync, afunc=asynchronous, name=label)
-
     tool_node = ToolNode(user_tools, handle_tool_errors=True) if user_tools else None
 
     def user_calls(state: AdvisorState) -> dict[str, Any]:
@@ -296,13 +293,13 @@ def create_advisor_agent(
         return update
 
     builder = StateGraph(AdvisorState)
-    builder.add_node("executor", node(_executor_steps, "executor"),
+    builder.add_node("executor", body_node(_executor_steps, s, "executor"),
                      metadata={attr.ROLE: "executor", attr.TIER: executor.name,
                                attr.REFERENCE: reference})
-    builder.add_node("advisor", node(_advisor_steps, "advisor"),
+    builder.add_node("advisor", body_node(_advisor_steps, s, "advisor"),
                      metadata={attr.ROLE: "advisor", attr.TIER: advisor.name,
                                attr.REFERENCE: reference})
-    builder.add_node("tools", RunnableLambda(run_tools, afunc=arun_tools, name="tools"))
+    builder.add_node("tools", graph_node(run_tools, arun_tools, "tools"))
     builder.add_node("request", _new_request)
     builder.add_edge(START, "request")
     builder.add_edge("request", "executor")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage
-from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
@@ -23,7 +23,7 @@ from tiered_agents._budget import (
     merge_budget,
     on_budget_stop,
 )
-from tiered_agents._calls import Steps, Update, node_pair, require_chat, resuming, text_of
+from tiered_agents._calls import Nodes, Steps, Update, require_chat, resuming, router, text_of
 from tiered_agents.budget import Budget
 from tiered_agents.errors import BudgetStopped, CascadeFailedError
 from tiered_agents.escalation import EscalationPolicy
@@ -32,7 +32,7 @@ from tiered_agents.state import Attempt
 from tiered_agents.tiers import Tier, check_ladder, reference_of
 from tiered_agents.verifiers import Verifier
 
-__all__ = ["CascadeInput", "CascadeState", "create_cascade"]
+__all__ = ["CascadeInput", "CascadeState", "create_cascade", "create_cascade_builder"]
 
 
 class CascadeInput(TypedDict):
@@ -62,7 +62,7 @@ def _request(messages: Sequence[BaseMessage]) -> str:
     return text_of(humans[-1]) if humans else text_of(messages[-1])
 
 
-def _new_request(state: CascadeState) -> Update:
+def _new_request(state: CascadeState, config: RunnableConfig) -> Update:
     """A new input on the thread: check it (before any call), and start a fresh ladder."""
     require_chat(state, "cascade")
     return {"request_start": len(state.get("attempts") or []), "answer": None, "tier": None,
@@ -142,21 +142,48 @@ def create_cascade(
         out["answer"], out["tier"], out["attempts"]
         ```
     """
-    tiers = check_ladder(tiers)
     check_interrupt(budget, checkpointer)
-    retry = check_retry(retry_policy)
-    settings = AttemptSettings(tiers=tiers, retry_policy=retry, verifier=verifier,
-                               escalation=escalation or EscalationPolicy(), budget=budget)
-    for tier in tiers:
+    return create_cascade_builder(
+        tiers, verifier=verifier, escalation=escalation, budget=budget,
+        retry_policy=retry_policy).compile(checkpointer=checkpointer, name=name)
+
+
+def create_cascade_builder(
+    tiers: Sequence[Tier],
+    *,
+    verifier: Verifier | None = None,
+    escalation: EscalationPolicy | None = None,
+    budget: Budget | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> StateGraph[Any, Any, Any, Any]:
+    """The cascade before `compile()` (`create_cascade`'s arguments but `checkpointer` and
+    `name`), for apps that extend it or compile it themselves."""
+    return cascade_builder(cascade_settings(tiers, verifier=verifier, escalation=escalation,
+                                            budget=budget, retry_policy=retry_policy), Nodes())
+
+
+def cascade_settings(tiers: Sequence[Tier], *, verifier: Verifier | None = None,
+                     escalation: EscalationPolicy | None = None, budget: Budget | None = None,
+                     retry_policy: RetryPolicy | None = None) -> AttemptSettings:
+    """`create_cascade`'s arguments, checked."""
+    settings = AttemptSettings(tiers=check_ladder(tiers), retry_policy=check_retry(retry_policy),
+                               verifier=verifier, escalation=escalation or EscalationPolicy(),
+                               budget=budget)
+    for tier in settings.tiers:
         settings.limit(tier)
-    sync, asynchronous = node_pair(_answer_steps, settings)
-    builder = StateGraph(CascadeState, input_schema=CascadeInput)
-    builder.add_node("request", _new_request)
-    builder.add_node(
-        "answer", RunnableLambda(sync, afunc=asynchronous, name="answer"),
-        metadata={attr.ROLE: "worker", attr.REFERENCE: reference_of(tiers[-1])},
-    )
+    return settings
+
+
+def cascade_builder(settings: AttemptSettings, nodes: Nodes,
+                    state_schema: type[Any] = CascadeState) -> StateGraph[Any, Any, Any, Any]:
+    """The cascade's wiring, with nodes made by `nodes`."""
+    builder = StateGraph(state_schema, input_schema=CascadeInput)
+    request, extra = nodes.inline_node("request", _new_request)
+    builder.add_node("request", request, metadata=extra or None)
+    answer, extra = nodes.model_node("answer", _answer_steps, settings)
+    builder.add_node("answer", answer, metadata={
+        attr.ROLE: "worker", attr.REFERENCE: reference_of(settings.tiers[-1]), **extra})
     builder.add_edge(START, "request")
     builder.add_edge("request", "answer")
-    builder.add_conditional_edges("answer", _route, ["answer", END])
-    return builder.compile(checkpointer=checkpointer, name=name)
+    builder.add_conditional_edges("answer", router(_route, "route"), ["answer", END])
+    return builder

@@ -5,33 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from langchain_core.runnables import RunnableLambda
 from langchain_core.tools import BaseTool
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Checkpointer, RetryPolicy
 
-import tiered_agents.attributes as attr
-from tiered_agents._attempt import AttemptSettings
 from tiered_agents._budget import check_interrupt
-from tiered_agents._calls import as_tool, node_pair
-from tiered_agents._nodes import (
-    GraphSettings,
-    dispatch,
-    plan_steps,
-    route,
-    synthesize_steps,
-    work_steps,
-)
+from tiered_agents._calls import Nodes
+from tiered_agents._nodes import graph_settings, tiered_builder
 from tiered_agents.budget import Budget
 from tiered_agents.escalation import EscalationPolicy
-from tiered_agents.plan import Plan, check_schemas
-from tiered_agents.retry import check_retry
-from tiered_agents.state import TieredInput, TieredOutput, TieredState
-from tiered_agents.tiers import Tier, check_count, check_ladder, reference_of
+from tiered_agents.plan import Plan
+from tiered_agents.tiers import Tier
 from tiered_agents.verifiers import Verifier
 
-__all__ = ["create_tiered_graph"]
+__all__ = ["create_tiered_builder", "create_tiered_graph"]
 
 
 def create_tiered_graph(
@@ -94,54 +82,41 @@ def create_tiered_graph(
         checkpointer: A LangGraph checkpointer, for resuming runs and keeping finished work.
         name: The graph's name, used for the workflow span in traces.
     """
-    tiers = check_ladder(tiers, planner=planner, synthesizer=synthesizer)
-    check_count("max_subtasks", max_subtasks)
-    check_count("max_tool_rounds", max_tool_rounds)
-    named = check_schemas(schemas)
-    if check_plan is not None and not callable(check_plan):
-        raise TypeError("check_plan must be a function taking the plan and returning a problem "
-                        f"(str) or None; got {type(check_plan).__name__}.")
     check_interrupt(budget, checkpointer)
-    retry = check_retry(retry_policy)
-    settings = GraphSettings(
-        planner=planner,
-        synthesizer=synthesizer or planner,
-        max_subtasks=max_subtasks,
-        check_plan=check_plan,
-        schemas=named,
-        attempts=AttemptSettings(
-            tiers=tiers, retry_policy=retry, tools=[as_tool(t) for t in tools or []],
-            max_tool_rounds=max_tool_rounds, verifier=verifier,
-            escalation=escalation or EscalationPolicy(), budget=budget,
-        ),
-    )
-    reference = reference_of(tiers[-1])
+    return create_tiered_builder(
+        planner, tiers, synthesizer=synthesizer, tools=tools, max_subtasks=max_subtasks,
+        max_tool_rounds=max_tool_rounds, check_plan=check_plan, schemas=schemas, budget=budget,
+        verifier=verifier, escalation=escalation, retry_policy=retry_policy,
+    ).compile(checkpointer=checkpointer, name=name)
 
-    def node(body: Any) -> RunnableLambda[Any, Any]:
-        sync, asynchronous = node_pair(body, settings)
-        return RunnableLambda(sync, afunc=asynchronous, name=body.__name__)
 
-    builder = StateGraph(TieredState, input_schema=TieredInput, output_schema=TieredOutput)
-    builder.add_node(
-        "planner", node(plan_steps),
-        metadata={attr.ROLE: "planner", attr.TIER: planner.name, attr.REFERENCE: reference},
-    )
-    builder.add_node("dispatch", RunnableLambda(
-        lambda state, config: dispatch(state, config, settings), name="dispatch"))
-    builder.add_node(
-        "worker", node(work_steps),
-        metadata={attr.ROLE: "worker", attr.REFERENCE: reference},
-    )
-    builder.add_node(
-        "synthesizer", node(synthesize_steps),
-        metadata={attr.ROLE: "synthesizer", attr.TIER: settings.synthesizer.name,
-                  attr.REFERENCE: reference},
-    )
-    builder.add_edge(START, "planner")
-    builder.add_edge("planner", "dispatch")
-    builder.add_conditional_edges(
-        "dispatch", lambda state: route(state, settings), ["planner", "worker", "synthesizer", END]
-    )
-    builder.add_edge("worker", "dispatch")
-    builder.add_edge("synthesizer", "dispatch")
-    return builder.compile(checkpointer=checkpointer, name=name)
+def create_tiered_builder(
+    planner: Tier,
+    tiers: Sequence[Tier],
+    *,
+    synthesizer: Tier | None = None,
+    tools: Sequence[BaseTool | Callable[..., Any]] | None = None,
+    max_subtasks: int = 20,
+    max_tool_rounds: int = 8,
+    check_plan: Callable[[Plan], str | None] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
+    budget: Budget | None = None,
+    verifier: Verifier | None = None,
+    escalation: EscalationPolicy | None = None,
+    retry_policy: RetryPolicy | None = None,
+) -> StateGraph[Any, Any, Any, Any]:
+    """The tiered graph before `compile()`: the `StateGraph` that `create_tiered_graph`
+    compiles, for apps that add nodes or edges of their own, or compile it themselves.
+    Takes `create_tiered_graph`'s arguments but `checkpointer` and `name` (`compile`'s).
+
+    Example:
+        ```python
+        builder = create_tiered_builder(frontier, [small, frontier])
+        graph = builder.compile(checkpointer=InMemorySaver(), name="review")
+        ```
+    """
+    settings = graph_settings(
+        planner, tiers, synthesizer=synthesizer, tools=tools, max_subtasks=max_subtasks,
+        max_tool_rounds=max_tool_rounds, check_plan=check_plan, schemas=schemas, budget=budget,
+        verifier=verifier, escalation=escalation, retry_policy=retry_policy)
+    return tiered_builder(settings, Nodes())

@@ -5,6 +5,7 @@ One module serves the tracer, the report and budgets, so every figure is priced 
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 
 from genai_prices import Usage as _PriceUsage
 from genai_prices import calc_price
+from genai_prices.types import ModelPrice, TieredPrices
 from langchain_core.outputs import ChatGeneration, LLMResult
 
 import tiered_agents.attributes as attr
@@ -113,13 +115,78 @@ class Price:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Price:
+        if cls is Price:  # prices travel as dicts in every call's metadata: build each once
+            try:
+                return _price_of(tuple(sorted(data.items())))
+            except TypeError:  # an unhashable value: build it below, and let it complain
+                pass
         return cls(**{k: _dec(v) for k, v in data.items()})  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=512)
+def _price_of(items: tuple[tuple[str, Any], ...]) -> Price:
+    return Price(**{k: _dec(v) for k, v in items})  # type: ignore[arg-type]
+
+
+class _Rates(NamedTuple):
+    """A genai-prices model price as US dollars per call and per token, for prices that are
+    linear in the token counts (no tiers by prompt size): the same figures as its
+    `calc_price`, at a fraction of the time (it validates and decomposes on every call)."""
+
+    per_call: Decimal
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+
+    def cost(self, usage: Usage) -> Decimal:
+        return (self.per_call + usage.input_tokens * self.input
+                + usage.output_tokens * self.output + usage.cache_read_tokens * self.cache_read
+                + usage.cache_write_tokens * self.cache_write)
+
+
+def _calc(model_price: ModelPrice, usage: Usage) -> Decimal:
+    total: Decimal = model_price.calc_price(_PriceUsage(
+        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens))["total_price"]
+    return total
+
+
+def _rates(model_price: ModelPrice) -> _Rates | None:
+    """`model_price` as per-token rates, read from genai-prices' own `calc_price` (so cached
+    and cache-write tokens are counted its way), or `None` when the price is not linear:
+    tiered by prompt size, or failing the check against `calc_price` on an uneven usage."""
+    if any(isinstance(v, TieredPrices) for v in vars(model_price).values()):
+        return None
+    m = 1_000_000
+    try:
+        per_call = _calc(model_price, Usage())
+        prompt = _calc(model_price, Usage(input_tokens=4 * m))
+        fresh = (prompt - per_call) / (4 * m)
+        rates = _Rates(
+            per_call, fresh,
+            (_calc(model_price, Usage(input_tokens=4 * m, output_tokens=m)) - prompt) / m,
+            (_calc(model_price, Usage(input_tokens=4 * m, cache_read_tokens=m)) - prompt) / m,
+            (_calc(model_price, Usage(input_tokens=4 * m, cache_write_tokens=m)) - prompt) / m,
+        )
+        probe = Usage(input_tokens=123_457, output_tokens=54_321, cache_read_tokens=2_345,
+                      cache_write_tokens=678)
+    except Exception:  # an entry genai-prices cannot price this way: keep asking it
+        return None
+    return rates if rates.cost(probe) == _calc(model_price, probe) else None
 
 
 def _candidates(provider: str | None) -> tuple[str | None, ...]:
     """The genai-prices provider ids to try for a LangChain provider id: its own, then any."""
     provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
     return (provider_id, None) if provider_id else (None,)
+
+
+_MATCHED: dict[tuple[str, str | None], tuple[ModelPrice, _Rates | None, float]] = {}
+"""genai-prices entries matched so far, by model and provider, shared by every lookup (a
+tracker per run must not search the tables again)."""
+_MATCHED_LOCK = threading.Lock()
 
 
 class PriceLookup:
@@ -133,7 +200,6 @@ class PriceLookup:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self._warned_usage: set[str] = set()
-        self._matched: dict[tuple[str, str | None], tuple[Any, float]] = {}
 
     def cost(
         self,
@@ -151,18 +217,21 @@ class PriceLookup:
             self._warn("<unnamed model>", "the call reported no model name")
             return None
         candidates = _candidates(provider)
+        key = (model, candidates[0])
+        with _MATCHED_LOCK:
+            cached = _MATCHED.get(key)
+        if cached is not None and cached[2] > time.monotonic():
+            model_price, rates, _ = cached
+            if rates is not None and \
+                    usage.cache_read_tokens + usage.cache_write_tokens <= usage.input_tokens:
+                return rates.cost(usage)
+            return _calc(model_price, usage)
         priced = _PriceUsage(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
         )
-        key = (model, candidates[0])
-        with self._lock:
-            cached = self._matched.get(key)
-        if cached is not None and cached[1] > time.monotonic():
-            total: Decimal = cached[0].calc_price(priced)["total_price"]
-            return total
         for candidate in candidates:
             try:
                 result = calc_price(priced, model, provider_id=candidate)
@@ -171,8 +240,9 @@ class PriceLookup:
             except Exception as exc:  # pricing is best effort and never fails a run
                 self._warn(model, f"genai-prices failed: {exc!r}")
                 return None
-            with self._lock:
-                self._matched[key] = (result.model_price, time.monotonic() + self.cache_seconds)
+            rates = _rates(result.model_price)
+            with _MATCHED_LOCK:
+                _MATCHED[key] = (result.model_price, rates, time.monotonic() + self.cache_seconds)
             return result.total_price
         self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
         return None

@@ -65,12 +65,17 @@ class FakeChatModel(BaseChatModel):
     """Reported as `ls_provider`."""
     delay: float = 0.0
     """Seconds each call takes (`time.sleep` or `asyncio.sleep`)."""
+    delay_per_output_token: float = 0.0
+    """Seconds each output token adds to the call, as a provider's decoding speed does
+    (`delay=2.0, delay_per_output_token=0.02`: 2 s to first token, 50 tokens a second)."""
     cache_read_tokens: int = 0
     """Input tokens to report as read from a prompt cache on every call."""
     reasoning_tokens: int = 0
     """Output tokens to report as reasoning on every call."""
     report_usage: bool = True
     """Whether replies carry `usage_metadata` (streamed OpenAI-compatible calls often do not)."""
+    keep_calls: bool = True
+    """Whether `calls` keeps every call's messages (turn it off for long benchmarks)."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _index: int = PrivateAttr(default=0)
@@ -94,7 +99,8 @@ class FakeChatModel(BaseChatModel):
 
     def _reply(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None) -> AIMessage:
         with self._lock:
-            self._calls.append(list(messages))
+            if self.keep_calls:
+                self._calls.append(list(messages))
             if self.respond is None:
                 if self._index >= len(self.responses):
                     raise IndexError(
@@ -131,10 +137,15 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.delay:
-            time.sleep(self.delay)
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages,
-                                                                          kwargs.get("tools")))])
+        try:
+            message = self._reply(messages, kwargs.get("tools"))
+        except Exception:
+            time.sleep(self.delay)  # a failed call takes its time too
+            raise
+        seconds = self._seconds(message)
+        if seconds:
+            time.sleep(seconds)
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
         self,
@@ -143,10 +154,22 @@ class FakeChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        if self.delay:
+        try:
+            message = self._reply(messages, kwargs.get("tools"))
+        except Exception:
             await asyncio.sleep(self.delay)
-        return ChatResult(generations=[ChatGeneration(message=self._reply(messages,
-                                                                          kwargs.get("tools")))])
+            raise
+        seconds = self._seconds(message)
+        if seconds:
+            await asyncio.sleep(seconds)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _seconds(self, message: AIMessage) -> float:
+        if not self.delay_per_output_token:
+            return self.delay
+        usage = message.usage_metadata
+        tokens = usage["output_tokens"] if usage else count_tokens(_text(message))
+        return self.delay + self.delay_per_output_token * tokens
 
 
 class FakeToolChatModel(FakeChatModel):

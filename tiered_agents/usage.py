@@ -38,9 +38,13 @@ class Usage:
 
     def incr(self, other: Usage) -> None:
         """Add `other` into this usage in place."""
-        for f in fields(self):
-            if f.name != "cost_usd":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cache_read_tokens += other.cache_read_tokens
+        self.cache_write_tokens += other.cache_write_tokens
+        self.reasoning_tokens += other.reasoning_tokens
+        self.calls += other.calls
+        self.unpriced_calls += other.unpriced_calls
         if other.cost_usd is not None:
             self.cost_usd = (self.cost_usd or Decimal(0)) + other.cost_usd
 

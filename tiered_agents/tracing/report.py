@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,32 @@ class CallRecord:
     baseline: bool = True
     """Whether the call stands in the frontier-only baseline: one answer per unit of work.
     Calls of rejected attempts, of retried tries, of verifiers and of the advisor do not."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data, dollars as exact decimal strings (`from_dict` reads it back), to
+        carry a call across processes, as Temporal activities do."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "usage"}
+        out["usage"] = {f.name: getattr(self.usage, f.name) for f in fields(self.usage)}
+        for data, key in ((out, "reference_cost_usd"), (out, "reference_usd_per_hour"),
+                          (out["usage"], "cost_usd")):
+            data[key] = None if data[key] is None else str(data[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CallRecord:
+        """The call `to_dict` wrote (keys it does not know are ignored)."""
+        usage = dict(data["usage"])
+        usage["cost_usd"] = _decimal(usage.get("cost_usd"))
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values.update(usage=Usage(**usage),
+                      reference_cost_usd=_decimal(data.get("reference_cost_usd")),
+                      reference_usd_per_hour=_decimal(data.get("reference_usd_per_hour")))
+        return cls(**values)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def _group(calls: list[CallRecord], key: str) -> dict[str, Usage]:

@@ -10,12 +10,14 @@ logged and never reach the run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -72,6 +74,8 @@ PROVIDER_NAMES = {
 }
 """LangChain provider ids (`ls_provider`) to the GenAI conventions' `gen_ai.provider.name`;
 ids not listed (openai, anthropic, groq, deepseek, cohere, ...) are the same in both."""
+_CALL_KEYS = (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT)
+"""What a call's metadata says of its place in a tiered run, copied to its span."""
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _BASE_URL_KEYS = ("base_url", "openai_api_base", "anthropic_api_url", "api_base", "endpoint",
                   "azure_endpoint")
@@ -91,19 +95,28 @@ def _never_raise(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Run:
     """A LangChain run the tracker knows: its span (if it has one) and what it aggregates."""
 
     span: Span | None
+    """Its span; a node's is made when something under it needs a parent (or when it ends),
+    so that its attributes, first call's subtask and tier included, go in at once."""
     owner: _Run | None
-    """The nearest run with a span at or above this one (itself when it has a span)."""
+    """The nearest run with a span at or above this one (itself when it has one)."""
     parent: _Run | None = None
     kind: str = "chain"
     metadata: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
     provider: str | None = None
+    name: str = ""
+    """Its span's name, for spans made later than the run starts."""
     started: float = 0.0
+    start_ns: int = 0
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Span attributes gathered before the span is made (chat and node runs)."""
+    context: Any = None
+    """The OpenTelemetry context with this run's span, made once for all its children."""
     total: Usage = field(default_factory=Usage)
     attributed: bool = False
     records: list[int] = field(default_factory=list)
@@ -200,6 +213,45 @@ def _in_baseline(meta: dict[str, Any]) -> bool:
     return not (role == "worker" and meta.get(attr.ATTEMPT) is not None)
 
 
+_SCOPE = __name__.partition(".")[0]  # "tiered_agents": the instrumentation scope
+_PROVIDERS_LOCK = threading.Lock()
+_TRACERS: weakref.WeakKeyDictionary[Any, trace.Tracer] = weakref.WeakKeyDictionary()
+_INSTRUMENTS: weakref.WeakKeyDictionary[Any, tuple[Any, Any, Any]] = \
+    weakref.WeakKeyDictionary()
+"""One tracer and one set of instruments per provider, for every tracker: a tracker per run
+must not make new ones each time (OpenTelemetry's global proxy provider keeps every meter it
+hands out until a real provider is set)."""
+
+
+def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
+    provider = provider or trace.get_tracer_provider()
+    with _PROVIDERS_LOCK, contextlib.suppress(TypeError, KeyError):  # TypeError: no weakref
+        return _TRACERS[provider]
+    tracer = trace.get_tracer(_SCOPE, tracer_provider=provider)
+    with _PROVIDERS_LOCK, contextlib.suppress(TypeError):
+        _TRACERS[provider] = tracer
+    return tracer
+
+
+def _instruments(provider: metrics.MeterProvider | None) -> tuple[Any, Any, Any]:
+    provider = provider or metrics.get_meter_provider()
+    with _PROVIDERS_LOCK, contextlib.suppress(TypeError, KeyError):
+        return _INSTRUMENTS[provider]
+    with _PROVIDERS_LOCK:
+        with contextlib.suppress(TypeError, KeyError):  # made meanwhile by another thread
+            return _INSTRUMENTS[provider]
+        meter = metrics.get_meter(_SCOPE, meter_provider=provider)
+        instruments = (
+            gen_ai_metrics.create_gen_ai_client_token_usage(meter),
+            gen_ai_metrics.create_gen_ai_client_operation_duration(meter),
+            meter.create_counter("tiered_agents.client.cost", unit="{USD}",
+                                 description="Cost of GenAI model calls in US dollars."),
+        )
+        with contextlib.suppress(TypeError):
+            _INSTRUMENTS[provider] = instruments
+    return instruments
+
+
 class CostTracker(BaseCallbackHandler):
     """Trace a LangGraph run in OpenTelemetry and report its cost by node, tier and subtask.
 
@@ -209,6 +261,11 @@ class CostTracker(BaseCallbackHandler):
         out = graph.invoke({"task": "..."}, config={"callbacks": [tracker]})
         print(tracker.report().table())
         ```
+
+    A tracker keeps a record of every call it saw until `reset()`, so that `report()` can
+    cover several runs: in a long-lived app, use one tracker per run (cheap: tracers and
+    instruments are shared) or call `reset()` after reading each report; memory then stays
+    flat (`bench/scaling.py` measures it over 10,000 runs).
 
     Args:
         tracer_provider: Where spans go; `None` uses the global provider (never sets it).
@@ -241,15 +298,8 @@ class CostTracker(BaseCallbackHandler):
     ) -> None:
         super().__init__()
         self._tiers = _tiers_by_model(tiers)
-        package = __name__.partition(".")[0]  # "tiered_agents": the instrumentation scope
-        self._tracer = trace.get_tracer(package, tracer_provider=tracer_provider)
-        meter = metrics.get_meter(package, meter_provider=meter_provider)
-        self._token_usage = gen_ai_metrics.create_gen_ai_client_token_usage(meter)
-        self._duration = gen_ai_metrics.create_gen_ai_client_operation_duration(meter)
-        self._cost = meter.create_counter(
-            "tiered_agents.client.cost", unit="{USD}",
-            description="Cost of GenAI model calls in US dollars.",
-        )
+        self._tracer = _tracer(tracer_provider)
+        self._token_usage, self._duration, self._cost = _instruments(meter_provider)
         if capture_content is None:
             capture_content = os.environ.get(CAPTURE_CONTENT_ENV, "").lower() in ("true", "1")
         self.capture_content = capture_content
@@ -278,17 +328,35 @@ class CostTracker(BaseCallbackHandler):
     # --- helpers --------------------------------------------------------------------------
 
     def _start(self, name: str, parent: _Run | None, kind: SpanKind,
-               attributes: dict[str, Any]) -> Span:
+               attributes: dict[str, Any], start_time: int | None = None) -> Span:
         owner = parent.owner if parent else None
-        context = trace.set_span_in_context(owner.span) if owner and owner.span else None
-        return self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        context = self._context(owner) if owner is not None else None
+        return self._tracer.start_span(name, context=context, kind=kind, attributes=attributes,
+                                       start_time=start_time)
+
+    def _context(self, run: _Run) -> Any:
+        """The OpenTelemetry context of `run`'s span (made now if it is not yet)."""
+        if run.context is None:
+            owner = run.parent.owner if run.parent else None
+            parent = self._context(owner) if owner is not None else None
+            with self._lock:  # parallel children of one node must not make two spans
+                if run.span is None:
+                    run.span = self._tracer.start_span(
+                        run.name, context=parent, kind=SpanKind.INTERNAL,
+                        attributes=run.attributes, start_time=run.start_ns)
+                if run.context is None:
+                    run.context = trace.set_span_in_context(run.span)
+        return run.context
 
     def _register(self, run_id: UUID, parent_run_id: UUID | None, span: Span | None,
-                  kind: str, metadata: dict[str, Any]) -> _Run:
+                  kind: str, metadata: dict[str, Any], *, parent: _Run | None = None
+                  ) -> _Run:
         with self._lock:
-            parent = self._runs.get(parent_run_id) if parent_run_id else None
+            if parent is None and parent_run_id:
+                parent = self._runs.get(parent_run_id)
             run = _Run(span=span, owner=None, parent=parent, kind=kind, metadata=metadata)
-            run.owner = run if span is not None else (parent.owner if parent else None)
+            run.owner = run if span is not None or kind == "node" else (
+                parent.owner if parent else None)
             self._runs[run_id] = run
         return run
 
@@ -315,15 +383,20 @@ class CostTracker(BaseCallbackHandler):
             f" (HTTP {status})" if status is not None else "")))
 
     def _end(self, run: _Run, error: BaseException | None = None) -> None:
+        if run.kind != "chat":
+            totals: dict[str, Any] = {attr.AGG_CALLS: run.total.calls,
+                                      attr.AGG_INPUT_TOKENS: run.total.input_tokens,
+                                      attr.AGG_OUTPUT_TOKENS: run.total.output_tokens}
+            if run.total.cost_usd is not None:
+                totals[attr.AGG_COST_USD] = float(run.total.cost_usd)
+            if run.span is None and run.kind == "node":  # nothing below it needed its span
+                run.attributes.update(totals)
+                self._context(run)
+            elif run.span is not None:
+                run.span.set_attributes(totals)
         span = run.span
         if span is None:
             return
-        if run.kind != "chat":
-            span.set_attribute(attr.AGG_CALLS, run.total.calls)
-            span.set_attribute(attr.AGG_INPUT_TOKENS, run.total.input_tokens)
-            span.set_attribute(attr.AGG_OUTPUT_TOKENS, run.total.output_tokens)
-            if run.total.cost_usd is not None:
-                span.set_attribute(attr.AGG_COST_USD, float(run.total.cost_usd))
         if error is not None and not isinstance(error, GraphBubbleUp):
             self._fail(span, error)
         span.end()
@@ -334,18 +407,19 @@ class CostTracker(BaseCallbackHandler):
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
                        metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        metadata = dict(metadata or {})
+        metadata = metadata or {}
         name = kwargs.get("name") or (serialized or {}).get("name") or "chain"
         parent = self._parent(parent_run_id)
         span: Span | None = None
         kind = "chain"
-        if parent is None:
+        node = _is_node(name, tags, metadata)
+        if parent is None and not node:  # the root (a node first seen alone is an activity's)
             kind = "workflow"
             span = self._start(f"invoke_workflow {name}", None, SpanKind.INTERNAL, {
                 gen_ai.GEN_AI_OPERATION_NAME: "invoke_workflow",
                 gen_ai.GEN_AI_WORKFLOW_NAME: name, SPAN_KIND: "CHAIN",
             })
-        elif _is_node(name, tags, metadata):
+        elif node:
             kind = "node"
             role = _role(metadata)
             attributes: dict[str, Any] = {attr.NODE: metadata["langgraph_node"],
@@ -356,9 +430,11 @@ class CostTracker(BaseCallbackHandler):
                 attributes[attr.ROLE] = role
             if isinstance(metadata.get(attr.TIER), str):
                 attributes[attr.TIER] = metadata[attr.TIER]
-            span = self._start(f"invoke_agent {role}" if role in AGENT_ROLES else str(name),
-                               parent, SpanKind.INTERNAL, attributes)
-        self._register(run_id, parent_run_id, span, kind, metadata)
+            run = self._register(run_id, parent_run_id, None, kind, {}, parent=parent)
+            run.name = f"invoke_agent {role}" if role in AGENT_ROLES else str(name)
+            run.attributes, run.start_ns = attributes, time.time_ns()
+            return
+        self._register(run_id, parent_run_id, span, kind, {}, parent=parent)
 
     @_never_raise
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -428,27 +504,17 @@ class CostTracker(BaseCallbackHandler):
                             messages: list[list[BaseMessage]], *, run_id: UUID,
                             parent_run_id: UUID | None = None, tags: list[str] | None = None,
                             metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        metadata = dict(metadata or {})
-        params = kwargs.get("invocation_params") or {}
-        model = (metadata.get("ls_model_name") or params.get("model")
-                 or params.get("model_name") or "unknown")
-        provider = metadata.get("ls_provider")
-        if _role(metadata) is None:  # not a tiered graph's own call: find its tier
-            tagged = next((t.partition(":")[2] for t in tags or ()
-                           if t.startswith(TIER_TAG)), None)
-            tier = self._tiers.get(str(model))
-            if tagged:  # on the model itself: a run's metadata cannot override a tag
-                metadata[attr.TIER] = tagged
-            elif tier is not None:
-                metadata[attr.TIER] = tier.name
-            if tier is not None and tier.name == metadata.get(attr.TIER) and \
-                    tier.price is not None and not isinstance(metadata.get(attr.PRICE), dict):
-                metadata[attr.PRICE] = tier.price.to_dict()
-        parent = self._parent(parent_run_id)
+        meta = metadata or {}
+        model = meta.get("ls_model_name")
+        if not model:
+            params = kwargs.get("invocation_params") or {}
+            model = params.get("model") or params.get("model_name") or "unknown"
+        model, provider = str(model), meta.get("ls_provider")
+        if _role(meta) is None:  # not a tiered graph's own call: find its tier
+            meta = self._own_tier(meta, model, tags)
         attributes: dict[str, Any] = {
-            gen_ai.GEN_AI_OPERATION_NAME: "chat",
-            gen_ai.GEN_AI_REQUEST_MODEL: str(model),
-            attr.NODE: _node_name(metadata), SPAN_KIND: "LLM",
+            gen_ai.GEN_AI_OPERATION_NAME: "chat", gen_ai.GEN_AI_REQUEST_MODEL: model,
+            attr.NODE: _node_name(meta), SPAN_KIND: "LLM",
         }
         if provider:
             attributes[gen_ai.GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES.get(str(provider),
@@ -456,29 +522,53 @@ class CostTracker(BaseCallbackHandler):
         server = _server(serialized)
         if server is not None:
             attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
-        for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
-            if metadata.get(key) is not None:
-                attributes[key] = metadata[key]
+        labels = {key: meta[key] for key in _CALL_KEYS if meta.get(key) is not None}
+        attributes.update(labels)
         if self.capture_content and messages:
             attributes[gen_ai.GEN_AI_INPUT_MESSAGES] = _messages_json(messages[0])
-        span = self._start(f"chat {model}", parent, SpanKind.CLIENT, attributes)
-        run = self._register(run_id, parent_run_id, span, "chat", metadata)
-        run.model, run.provider, run.started = str(model), provider, time.perf_counter()
+        run = self._register(run_id, parent_run_id, None, "chat", meta)
+        run.model, run.provider, run.attributes = model, provider, attributes
+        run.started, run.start_ns = time.perf_counter(), time.time_ns()
         # A worker node's span learns its subtask, tier and attempt from its first model call.
-        node = parent.owner if parent else None
-        if node is not None and node.kind == "node" and not node.attributed and node.span:
+        node = run.owner
+        if node is not None and node.kind == "node" and not node.attributed:
             node.attributed = True
-            for key in (attr.TIER, attr.SUBTASK_ID, attr.ATTEMPT):
-                if metadata.get(key) is not None:
-                    node.span.set_attribute(key, metadata[key])
-            role = _role(metadata)
-            if role == "worker" and metadata.get(attr.SUBTASK_ID) is not None:
-                # Seven "invoke_agent worker" rows tell a viewer's user nothing: name each.
-                agent = f"worker {metadata[attr.SUBTASK_ID]}"
-                if isinstance(metadata.get(attr.TIER), str):
-                    agent += f" ({metadata[attr.TIER]})"
-                node.span.set_attribute(gen_ai.GEN_AI_AGENT_NAME, agent)
-                node.span.update_name(f"invoke_agent {agent}")
+            self._attribute_node(node, meta, labels)
+
+    def _own_tier(self, meta: dict[str, Any], model: str, tags: list[str] | None
+                  ) -> dict[str, Any]:
+        """A call's metadata with its tier (and the tier's price) added, for calls not made by
+        a tiered graph: a tier tag on the model, else `CostTracker(tiers=...)`."""
+        tagged = next((t.partition(":")[2] for t in tags or () if t.startswith(TIER_TAG)), None)
+        tier = self._tiers.get(model)
+        if not tagged and tier is None:
+            return meta
+        meta = dict(meta)
+        meta[attr.TIER] = tagged or tier.name  # type: ignore[union-attr]
+        if tier is not None and tier.name == meta[attr.TIER] and tier.price is not None and \
+                not isinstance(meta.get(attr.PRICE), dict):
+            meta[attr.PRICE] = tier.price.to_dict()
+        return meta
+
+    def _attribute_node(self, node: _Run, meta: dict[str, Any], labels: dict[str, Any]) -> None:
+        """Give a node's span its first call's subtask, tier and attempt, and name a worker's
+        by its subtask."""
+        subtask, tier = labels.get(attr.SUBTASK_ID), labels.get(attr.TIER)
+        name = None
+        if _role(meta) == "worker" and subtask is not None:
+            # Seven "invoke_agent worker" rows tell a viewer's user nothing: name each.
+            agent = f"worker {subtask}" + (f" ({tier})" if isinstance(tier, str) else "")
+            labels = {**labels, gen_ai.GEN_AI_AGENT_NAME: agent}
+            name = f"invoke_agent {agent}"
+        with self._lock:
+            span = node.span
+            if span is None:  # not made yet: it will be made with these
+                node.attributes.update(labels)
+                node.name = name or node.name
+        if span is not None:
+            span.set_attributes(labels)
+            if name:
+                span.update_name(name)
 
     @_never_raise
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
@@ -490,29 +580,30 @@ class CostTracker(BaseCallbackHandler):
         message, model, response_model, usage = price_result(
             response, meta, model=run.model, provider=run.provider, seconds=seconds,
             lookup=self._prices)
-        cache_hit = usage.cost_usd == 0 and bool(
-            message is not None and (getattr(message, "usage_metadata", None) or {}).get(
-                "total_cost") == 0)
         # An explicit `CostTracker(reference=...)` wins over what a graph says of itself.
-        reference = self._reference or (
-            meta[attr.REFERENCE] if isinstance(meta.get(attr.REFERENCE), dict) else None)
+        reference = self._reference or meta.get(attr.REFERENCE)
+        if not isinstance(reference, dict):
+            reference = None
         reference_price = Price.from_dict(reference["price"]) \
             if reference and reference.get("price") else None
         per_hour = reference_price.usd_per_hour if reference_price is not None else None
-        if cache_hit:
+        if usage.cost_usd == 0 and message is not None and \
+                (message.usage_metadata or {}).get("total_cost") == 0:  # a cache hit
             reference_cost: Decimal | None = Decimal(0)
         elif per_hour is not None:
             reference_cost = None  # estimated by the report from the reference's own speed
         else:
             reference_cost = self._reference_cost(usage, reference, reference_price)
+        labels = run.attributes
+        tier, subtask, attempt = (labels.get(attr.TIER), labels.get(attr.SUBTASK_ID),
+                                  labels.get(attr.ATTEMPT))
         record = CallRecord(
-            node=node_path(meta), node_name=_node_name(meta),
-            tier=meta.get(attr.TIER) if isinstance(meta.get(attr.TIER), str) else None,
-            subtask_id=str(meta[attr.SUBTASK_ID]) if meta.get(attr.SUBTASK_ID) else None,
+            node=node_path(meta), node_name=labels[attr.NODE],
+            tier=tier if isinstance(tier, str) else None,
+            subtask_id=str(subtask) if subtask else None,
             model=model, usage=usage, reference_cost_usd=reference_cost, seconds=seconds,
             reference_usd_per_hour=Decimal(per_hour) if per_hour is not None else None,
-            role=_role(meta),
-            attempt=meta[attr.ATTEMPT] if isinstance(meta.get(attr.ATTEMPT), int) else None,
+            role=_role(meta), attempt=attempt if isinstance(attempt, int) else None,
             baseline=_in_baseline(meta),
         )
         with self._lock:
@@ -525,7 +616,7 @@ class CostTracker(BaseCallbackHandler):
             while parent is not None:
                 parent.records.append(index)
                 parent = parent.parent
-            ancestor = run.parent.owner if run.parent else None
+            ancestor = run.owner
             while ancestor is not None:
                 ancestor.total.incr(usage)
                 ancestor = ancestor.parent.owner if ancestor.parent else None
@@ -540,36 +631,41 @@ class CostTracker(BaseCallbackHandler):
                                  provider=reference.get("provider"), price=price)
 
     def _finish_chat(self, run: _Run, message: Any, usage: Usage, response_model: Any) -> None:
-        span = run.span
-        if span is None:
-            return
+        attributes = run.attributes
         if response_model:
-            span.set_attribute(gen_ai.GEN_AI_RESPONSE_MODEL, str(response_model))
-        span.set_attribute(gen_ai.GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens)
-        span.set_attribute(gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens)
-        span.set_attribute(gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens)
-        span.set_attribute(gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-                           usage.cache_write_tokens)
-        span.set_attribute(gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)
+            attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = str(response_model)
+        attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+        attributes[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+        for key, value in ((gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens),
+                           (gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                            usage.cache_write_tokens),
+                           (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)):
+            if value:
+                attributes[key] = value
         if usage.cost_usd is not None:
-            span.set_attribute(COST_AMOUNT, float(usage.cost_usd))
-            span.set_attribute(COST_CURRENCY, "USD")
+            attributes[COST_AMOUNT] = float(usage.cost_usd)
+            attributes[COST_CURRENCY] = "USD"
         else:
-            span.set_attribute(attr.COST_UNPRICED, True)
+            attributes[attr.COST_UNPRICED] = True
         if message is not None:
             reason = message.response_metadata.get("finish_reason") or \
                 message.response_metadata.get("stop_reason")
             if reason:
-                span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, [str(reason)])
+                attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [str(reason)]
             response_id = message.response_metadata.get("id") or (
                 message.id if message.id and not str(message.id).startswith(("run-", "lc_"))
                 else None)
             if response_id:
-                span.set_attribute(gen_ai.GEN_AI_RESPONSE_ID, str(response_id))
+                attributes[gen_ai.GEN_AI_RESPONSE_ID] = str(response_id)
             if self.capture_content:
-                span.set_attribute(gen_ai.GEN_AI_OUTPUT_MESSAGES, _messages_json(
-                    [message], finish_reason=str(reason) if reason else "stop"))
-        span.end()
+                attributes[gen_ai.GEN_AI_OUTPUT_MESSAGES] = _messages_json(
+                    [message], finish_reason=str(reason) if reason else "stop")
+        self._chat_span(run).end()
+
+    def _chat_span(self, run: _Run) -> Span:
+        """A chat run's span, made when the call ends, with all its attributes at once."""
+        return self._start(f"chat {run.model}", run.parent, SpanKind.CLIENT, run.attributes,
+                           start_time=run.start_ns)
 
     def _record_metrics(self, record: CallRecord, requested: str, provider: str | None,
                         seconds: float) -> None:
@@ -593,6 +689,7 @@ class CostTracker(BaseCallbackHandler):
     @_never_raise
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
-        if run is not None and run.span is not None:
-            self._fail(run.span, error)
-            run.span.end()
+        if run is not None:
+            span = self._chat_span(run)
+            self._fail(span, error)
+            span.end()
