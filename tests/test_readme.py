@@ -2,7 +2,7 @@
 cannot rot. The one substitution (this fixture): provider chat models (`ChatOpenAI`,
 `ChatAnthropic`) are the test suite's fakes, and `configure_tracing` exports nowhere. The block
 that starts the local models runs only where the `[local]` extra is installed (the `local` test
-below)."""
+below); the Temporal block runs against a Temporal server in `tests/test_temporal.py`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tiered_agents.testing import FakeToolChatModel, echo_worker, planner_respon
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"^```python\n(.*?)^```$", README.read_text(), re.DOTALL | re.MULTILINE)
 LOCAL = "from tiered_agents.local import"
+TEMPORAL = "from tiered_agents.temporal import"
 PLAN = {"subtasks": [{"id": "s1", "instruction": "Summarise contract A"},
                      {"id": "s2", "instruction": "Summarise contract B"}]}
 
@@ -46,6 +47,7 @@ def _fake_provider_modules(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_readme_has_python_blocks() -> None:
     assert len(BLOCKS) >= 6
     assert sum(LOCAL in b for b in BLOCKS) == 1
+    assert sum(TEMPORAL in b for b in BLOCKS) == 1
 
 
 def test_every_python_block_runs(monkeypatch: pytest.MonkeyPatch,
@@ -53,7 +55,7 @@ def test_every_python_block_runs(monkeypatch: pytest.MonkeyPatch,
     _fake_provider_modules(monkeypatch)
     namespace: dict[str, Any] = {"__name__": "readme"}
     for number, block in enumerate(BLOCKS, 1):
-        if LOCAL in block:
+        if LOCAL in block or TEMPORAL in block:  # need their servers: tested with them
             continue
         try:
             exec(compile(block, f"README.md python block {number}", "exec"), namespace)

@@ -236,3 +236,85 @@ def test_a_budget_holds_across_activities(temporal: str) -> None:
     assert run.output["budget"]["stopped_at"] == local["budget"]["stopped_at"]
     assert Decimal(run.output["budget"]["spent_usd"]) == local["budget"]["spent_usd"]
     same_costs(run.report, local_tracker.report())
+
+
+def test_the_command_line_serves_and_runs_a_batch(temporal: str, tmp_path: Path) -> None:
+    """`tiered-agents temporal worker --fake` in its own process, `tiered-agents temporal run
+    --batch` in another: every contract review finishes and the batch's costs print."""
+    from tiered_agents.cli.contracts import make_contracts
+    from tiered_agents.cli.demo import batch_input
+
+    contracts = make_contracts()
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("".join(json.dumps(batch_input(contracts[i:i + 2])) + "\n"
+                             for i in (0, 2, 4)))
+    command = [sys.executable, "-m", "tiered_agents.cli", "temporal"]
+    common = ["--address", temporal, "--task-queue", "cli"]
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen([*command, "worker", *common, "--fake"], stdout=log,
+                              stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while "worker serving graph" not in (tmp_path / "worker.log").read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "worker.log").read_text()
+            time.sleep(0.2)
+        done = subprocess.run([*command, "run", *common, "--batch", str(batch), "--json",
+                               str(tmp_path / "runs.json")], check=False, capture_output=True,
+                              text=True,
+                              timeout=120, cwd=ROOT)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 of 3 runs finished" in done.stdout
+    runs = json.loads((tmp_path / "runs.json").read_text())
+    assert [r["error"] for r in runs] == [None] * 3
+    assert all(len(r["output"]["results"]) == 2 for r in runs)  # one subtask per contract
+    assert all(r["report"]["by_tier"]["small"]["calls"] >= 2 for r in runs)
+    assert worker.returncode == 0  # stopped cleanly on SIGTERM
+
+
+def test_the_readme_block_runs(temporal: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_readme import BLOCKS, TEMPORAL
+
+    [block] = [b for b in BLOCKS if TEMPORAL in b]
+    monkeypatch.setenv("TEMPORAL_ADDRESS", temporal)
+    small, frontier = tiers()
+    namespace: dict[str, Any] = {"small": small, "frontier": frontier,
+                                 "provider": TracerProvider()}
+    exec(compile(block, "README.md Temporal block", "exec"), namespace)
+    [run] = namespace["runs"]
+    assert run.error is None and run.output["answer"] and run.report.total.calls == 5
+
+
+def test_a_durable_cascade_escalates_like_a_local_one(temporal: str) -> None:
+    """The cascade on Temporal: chat messages cross the activity boundary as JSON and come
+    back as messages; a rejected answer escalates; the report equals a local run's."""
+    from tiered_agents import create_cascade
+    from tiered_agents.temporal import create_durable_cascade
+    from tiered_agents.verifiers import FunctionVerifier
+
+    small = Tier("small", FakeChatModel(respond=lambda m, t: "I am not sure",
+                                        model_name="gpt-5-mini", provider="openai"))
+    frontier = Tier("frontier", FakeChatModel(respond=lambda m, t: "Lima",
+                                              model_name="gpt-5", provider="openai"))
+    verifier = FunctionVerifier(lambda ctx: "not sure" not in str(ctx.answer))
+    question = {"messages": [{"role": "user", "content": "What is the capital of Peru?"}]}
+    tracker = CostTracker()
+    local = create_cascade([small, frontier], verifier=verifier).invoke(
+        question, {"callbacks": [tracker]})
+
+    async def go() -> TemporalRun:
+        client = await connect(temporal)
+        builder = create_durable_cascade([small, frontier], verifier=verifier)
+        async with create_worker(client, task_queue="cascade", graphs={"ask": builder}):
+            return await run_task(client, question, graph="ask", task_queue="cascade")
+
+    run = asyncio.run(go())
+    assert run.error is None and run.output is not None
+    assert run.output["answer"] == local["answer"] == "Lima"
+    assert run.output["tier"] == "frontier"
+    assert [a["tier"] for a in run.output["attempts"]] == ["small", "frontier"]
+    assert run.output["messages"][-1]["content"] == "Lima"
+    same_costs(run.report, tracker.report())

@@ -1,4 +1,4 @@
-"""The `tiered-agents` command line: the demo and the benchmarks.
+"""The `tiered-agents` command line: the demo, the benchmarks and the Temporal workers.
 
 This subpackage holds everything that is not the library: the demo, its sample contracts, the
 benchmark commands, and the terminal output (`rich`, and `matplotlib` for plots). It uses only
@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="measure the models' speeds again instead of using the cached ones")
     local.add_argument("--out", default="bench/results", help="directory for local.json/.md")
     local.set_defaults(run=_bench_local)
+    from tiered_agents.cli.temporal import add_commands
+
+    add_commands(commands)
     return parser
 
 
