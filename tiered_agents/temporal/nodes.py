@@ -194,9 +194,8 @@ def create_durable_tiered_graph(
         planner, tiers, synthesizer=synthesizer, tools=tools, max_subtasks=max_subtasks,
         max_tool_rounds=max_tool_rounds, check_plan=check_plan, schemas=schemas, budget=budget,
         verifier=verifier, escalation=escalation, retry_policy=retry_policy)
-    nodes = _ActivityNodes(activities or ActivitySettings(),
-                           _Tracing(tracer_provider, meter_provider, capture_content))
-    return tiered_builder(settings, nodes, DurableTieredState)
+    return tiered_builder(settings, _ActivityNodes(activities or ActivitySettings(), _Tracing(
+        tracer_provider, meter_provider, capture_content)), DurableTieredState)
 
 
 def create_durable_cascade(
@@ -215,6 +214,5 @@ def create_durable_cascade(
     verifier included) as a Temporal activity; see `create_durable_tiered_graph`."""
     settings = cascade_settings(tiers, verifier=verifier, escalation=escalation, budget=budget,
                                 retry_policy=retry_policy)
-    nodes = _ActivityNodes(activities or ActivitySettings(),
-                           _Tracing(tracer_provider, meter_provider, capture_content))
-    return cascade_builder(settings, nodes, DurableCascadeState)
+    return cascade_builder(settings, _ActivityNodes(activities or ActivitySettings(), _Tracing(
+        tracer_provider, meter_provider, capture_content)), DurableCascadeState)

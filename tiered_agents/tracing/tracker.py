@@ -223,32 +223,36 @@ must not make new ones each time (OpenTelemetry's global proxy provider keeps ev
 hands out until a real provider is set)."""
 
 
+def _shared(cache: weakref.WeakKeyDictionary[Any, Any], provider: Any,
+            make: Callable[[Any], Any]) -> Any:
+    """`make(provider)`, once per provider (every time for a provider without weak refs)."""
+    with _PROVIDERS_LOCK:
+        with contextlib.suppress(KeyError, TypeError):
+            return cache[provider]
+        made = make(provider)
+        with contextlib.suppress(TypeError):
+            cache[provider] = made
+        return made
+
+
 def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
-    provider = provider or trace.get_tracer_provider()
-    with _PROVIDERS_LOCK, contextlib.suppress(TypeError, KeyError):  # TypeError: no weakref
-        return _TRACERS[provider]
-    tracer = trace.get_tracer(_SCOPE, tracer_provider=provider)
-    with _PROVIDERS_LOCK, contextlib.suppress(TypeError):
-        _TRACERS[provider] = tracer
+    tracer: trace.Tracer = _shared(
+        _TRACERS, provider or trace.get_tracer_provider(),
+        lambda p: trace.get_tracer(_SCOPE, tracer_provider=p))
     return tracer
 
 
-def _instruments(provider: metrics.MeterProvider | None) -> tuple[Any, Any, Any]:
-    provider = provider or metrics.get_meter_provider()
-    with _PROVIDERS_LOCK, contextlib.suppress(TypeError, KeyError):
-        return _INSTRUMENTS[provider]
-    with _PROVIDERS_LOCK:
-        with contextlib.suppress(TypeError, KeyError):  # made meanwhile by another thread
-            return _INSTRUMENTS[provider]
-        meter = metrics.get_meter(_SCOPE, meter_provider=provider)
-        instruments = (
-            gen_ai_metrics.create_gen_ai_client_token_usage(meter),
+def _new_instruments(provider: metrics.MeterProvider) -> tuple[Any, Any, Any]:
+    meter = metrics.get_meter(_SCOPE, meter_provider=provider)
+    return (gen_ai_metrics.create_gen_ai_client_token_usage(meter),
             gen_ai_metrics.create_gen_ai_client_operation_duration(meter),
             meter.create_counter("tiered_agents.client.cost", unit="{USD}",
-                                 description="Cost of GenAI model calls in US dollars."),
-        )
-        with contextlib.suppress(TypeError):
-            _INSTRUMENTS[provider] = instruments
+                                 description="Cost of GenAI model calls in US dollars."))
+
+
+def _instruments(provider: metrics.MeterProvider | None) -> tuple[Any, Any, Any]:
+    instruments: tuple[Any, Any, Any] = _shared(
+        _INSTRUMENTS, provider or metrics.get_meter_provider(), _new_instruments)
     return instruments
 
 
