@@ -49,20 +49,12 @@ def add_commands(commands: Any) -> None:
             sub.add_argument("--json", help="write every run's output and report to this file")
 
 
-def _tracer_provider(args: argparse.Namespace) -> Any:
-    if not (getattr(args, "trace_file", None) or getattr(args, "otlp", None)):
-        return None
-    from tiered_agents.tracing import configure_tracing
-
-    return configure_tracing(otlp_endpoint=args.otlp, jsonl_path=args.trace_file,
-                             project_name="tiered-agents")
-
-
 def _worker(args: argparse.Namespace) -> int:
+    from tiered_agents.cli import _tracing
     from tiered_agents.temporal import connect, create_durable_tiered_graph, create_worker
 
     console = Console()
-    provider = _tracer_provider(args)
+    provider: Any = _tracing(args)
     if args.fake:
         from tiered_agents.cli.demo import FIELDS_SCHEMA, scripted_tiers
 

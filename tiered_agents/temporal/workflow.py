@@ -21,9 +21,11 @@ with workflow.unsafe.imports_passed_through():
     from langgraph.types import Command
     from temporalio.langgraph import graph
 
+    from tiered_agents.temporal.nodes import CALLS
+
 __all__ = ["TieredRequest", "TieredResult", "TieredWorkflow"]
 
-INTERNAL = frozenset({"calls", "documents"})
+INTERNAL = frozenset({CALLS, "documents"})
 """State keys not returned as output: the calls come back as the report, the documents are the
 caller's own (and may be large)."""
 
@@ -81,7 +83,7 @@ class TieredWorkflow:
     def _collect(self, update: dict[str, Any]) -> None:
         for node_update in update.values():
             if isinstance(node_update, dict):
-                self._calls.extend(node_update.get("calls") or [])
+                self._calls.extend(node_update.get(CALLS) or [])
 
     @workflow.query
     def calls(self) -> list[dict[str, Any]]:
