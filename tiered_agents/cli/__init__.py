@@ -13,16 +13,9 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from tiered_agents.cli.tracing import tracer_provider
+
 __all__ = ["main"]
-
-
-def _tracing(args: argparse.Namespace) -> object | None:
-    if not (args.trace_file or args.otlp):
-        return None
-    from tiered_agents.tracing import configure_tracing
-
-    return configure_tracing(otlp_endpoint=args.otlp, jsonl_path=args.trace_file,
-                             project_name="tiered-agents")
 
 
 def _positive(text: str) -> int:
@@ -36,12 +29,12 @@ def _demo(args: argparse.Namespace) -> int:
     from tiered_agents.cli.demo import run_demo
 
     console = Console()
-    provider = _tracing(args)
+    provider = tracer_provider(args)
     try:
         run_demo(console, count=args.contracts, tracer_provider=provider, fake=args.fake)
     finally:
         if provider is not None:
-            provider.shutdown()  # type: ignore[attr-defined]
+            provider.shutdown()
     if args.trace_file:
         console.print(f"Trace written to {args.trace_file}")
     return 0

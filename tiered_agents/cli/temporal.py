@@ -50,11 +50,11 @@ def add_commands(commands: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from tiered_agents.cli import _tracing
+    from tiered_agents.cli.tracing import tracer_provider
     from tiered_agents.temporal import connect, create_durable_tiered_graph, create_worker
 
     console = Console()
-    provider: Any = _tracing(args)
+    provider = tracer_provider(args)
     if args.fake:
         from tiered_agents.cli.demo import FIELDS_SCHEMA, scripted_tiers
 
