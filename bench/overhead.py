@@ -11,6 +11,9 @@ every variant runs `--runs` times, in an order that rotates from round to round:
   any callback-based instrumentation pays before doing anything);
 - `spans_floor`: a minimal handler that makes the spans `CostTracker` makes (one per node,
   one per model call; one attribute each): the floor for this trace shape on the SDK;
+- `spans_attributes`: the same minimal handler, with as many attributes as `CostTracker`
+  writes on each span (node spans: two, then four totals at the end; chat spans: ten): the
+  floor for this trace shape and content;
 - `cost_tracker`: `CostTracker` with an SDK tracer provider, spans to an in-memory exporter
   (metrics go to the global meter provider, left unset, as in the issue's set-up);
 - `cost_tracker_metrics`: the same, with an SDK meter provider (in-memory reader) too;
@@ -27,6 +30,7 @@ Writes bench/results/overhead.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import operator
 import statistics
@@ -150,8 +154,34 @@ class SpansFloor(NoopHandler):
         self.spans.pop(run_id).end()
 
 
+_NODE = {"tiered_agents.node": "worker", "openinference.span.kind": "CHAIN"}
+_TOTALS = {"tiered_agents.agg.calls": 1, "tiered_agents.agg.input_tokens": 24,
+           "tiered_agents.agg.output_tokens": 6, "tiered_agents.agg.cost_usd": 1.8e-05}
+_CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-5-mini",
+         "tiered_agents.node": "worker", "openinference.span.kind": "LLM",
+         "gen_ai.provider.name": "openai", "gen_ai.response.model": "gpt-5-mini",
+         "gen_ai.usage.input_tokens": 24, "gen_ai.usage.output_tokens": 6,
+         "gen_ai.usage.cost.amount": 1.8e-05, "gen_ai.usage.cost.currency": "USD"}
+
+
+class SpansWithAttributes(SpansFloor):
+    """`SpansFloor` with as many attributes on each span as `CostTracker` writes here."""
+
+    def _start(self, name: str, run_id: Any, parent_run_id: Any) -> None:
+        parent = self.spans.get(parent_run_id)
+        context = trace.set_span_in_context(parent) if parent is not None else None
+        self.spans[run_id] = self.tracer.start_span(
+            name, context=context, attributes=_CHAT if name == "chat" else _NODE)
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        span = self.spans.pop(run_id, None)
+        if span is not None:
+            span.set_attributes(_TOTALS)
+            span.end()
+
+
 class Variants:
-    """The four variants, built once; `run(name)` invokes one of them once."""
+    """The variants, built once; `run(name)` invokes one of them once."""
 
     def __init__(self, subtasks: int) -> None:
         self.subtasks = subtasks
@@ -174,9 +204,10 @@ class Variants:
             return lambda: self.tiered.invoke(self.task)
         if name == "noop_handler":
             return lambda: self.bare.invoke(self.task, {"callbacks": [NoopHandler()]})
-        if name == "spans_floor":
+        if name in {"spans_floor", "spans_attributes"}:
             tracer = self.tracer_provider.get_tracer("floor")
-            return lambda: self.bare.invoke(self.task, {"callbacks": [SpansFloor(tracer)]})
+            handler = SpansFloor if name == "spans_floor" else SpansWithAttributes
+            return lambda: self.bare.invoke(self.task, {"callbacks": [handler(tracer)]})
         if name in {"cost_tracker", "cost_tracker_metrics"}:
             meters = self.meter_provider if name == "cost_tracker_metrics" else None
 
@@ -198,6 +229,7 @@ class Variants:
             instrumentor.instrument(tracer_provider=self.tracer_provider)
         run = self.callable(name)
         try:
+            gc.collect()  # the garbage of the round before is not this round's to collect
             run()  # warm-up
             times = []
             for _ in range(runs):
@@ -211,8 +243,8 @@ class Variants:
         return statistics.median(times) / self.calls
 
 
-NAMES = ("bare", "noop_handler", "spans_floor", "cost_tracker", "cost_tracker_metrics",
-         "openinference", "tiered")
+NAMES = ("bare", "noop_handler", "spans_floor", "spans_attributes", "cost_tracker",
+         "cost_tracker_metrics", "openinference", "tiered")
 
 
 def measure(runs: int, rounds: int, subtasks: int) -> dict[str, Any]:

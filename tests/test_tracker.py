@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 import warnings
 from decimal import Decimal
 from typing import Any
@@ -387,9 +389,8 @@ class _Question(TypedDict, total=False):
 
 
 def test_parallel_calls_in_one_node_share_one_node_span(spans: Any) -> None:
-    """A node's span is made when its first call ends; two calls ending at once (a `batch`
-    on threads) still make one node span, parent of both chat spans, with the node's
-    totals."""
+    """Two calls of one node ending at once (a `batch` on threads) make one node span,
+    parent of both chat spans, with the node's totals."""
     provider, exporter = spans
     model = FakeChatModel(respond=lambda m, t: "ok", model_name="gpt-5-mini", provider="openai",
                           delay=0.05)
@@ -425,3 +426,56 @@ def test_trackers_share_their_tracer_and_instruments(spans: Any) -> None:
     assert (first._token_usage, first._duration, first._cost) == \
         (second._token_usage, second._duration, second._cost)
     assert CostTracker()._cost is CostTracker()._cost  # the global providers
+
+
+def test_chat_spans_wait_for_their_node_span_and_keep_their_times(spans: Any) -> None:
+    """A node's span is made when the node ends, with its totals, and the chat spans that
+    ended before are made then, with the times their calls really took; a child that needs
+    the node's span earlier (a tool) makes it at once, and the waiting chat spans with it."""
+    from langchain_core.tools import tool
+
+    provider, exporter = spans
+    model = FakeChatModel(respond=lambda m, t: "ok", model_name="gpt-5-mini", provider="openai",
+                          delay=0.02)
+
+    @tool
+    def look_up(query: str) -> str:
+        """Look something up."""
+        return query.upper()
+
+    def ask(state: _Question, config: RunnableConfig) -> _Question:
+        first = model.invoke(state["question"], config)
+        found = look_up.invoke({"query": str(first.content)}, config)
+        second = model.invoke(found, config)
+        return {"answers": [str(first.content), str(second.content)]}
+
+    def once(state: _Question, config: RunnableConfig) -> _Question:
+        reply = model.invoke(state["question"], config)
+        time.sleep(0.03)  # the node goes on after its call
+        return {"answers": [str(reply.content)]}
+
+    builder = StateGraph(_Question)
+    builder.add_node("ask", ask)
+    builder.add_node("once", once)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", "once")
+    builder.add_edge("once", END)
+    builder.compile().invoke({"question": "Why?"},
+                             {"callbacks": [CostTracker(tracer_provider=provider)]})
+    finished = exporter.get_finished_spans()
+    for name, calls in (("ask", 2), ("once", 1)):
+        (node,) = [s for s in finished if s.name == name]
+        children = sorted((s for s in finished if s.parent and
+                           s.parent.span_id == node.context.span_id),
+                          key=lambda s: s.start_time or 0)
+        assert [c.name for c in children] == (
+            ["chat gpt-5-mini", "execute_tool look_up", "chat gpt-5-mini"] if calls == 2
+            else ["chat gpt-5-mini"])
+        assert node.attributes[attr.AGG_CALLS] == calls
+        for child in children:
+            assert node.start_time <= child.start_time < child.end_time <= node.end_time
+            if child.name.startswith("chat "):  # the call's own 20 ms, not the node's end
+                assert 15_000_000 <= child.end_time - child.start_time
+        for before, after in itertools.pairwise(children):
+            assert before.end_time <= after.start_time
+    assert node.end_time - children[-1].end_time >= 25_000_000  # ended with its call

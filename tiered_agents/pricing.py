@@ -177,6 +177,7 @@ def _rates(model_price: ModelPrice) -> _Rates | None:
     return rates if rates.cost(probe) == _calc(model_price, probe) else None
 
 
+@functools.lru_cache(maxsize=256)
 def _candidates(provider: str | None) -> tuple[str | None, ...]:
     """The genai-prices provider ids to try for a LangChain provider id: its own, then any."""
     provider_id = _PROVIDER_IDS.get(provider, provider) if provider else None
@@ -185,8 +186,8 @@ def _candidates(provider: str | None) -> tuple[str | None, ...]:
 
 _MATCHED: dict[tuple[str, str | None], tuple[ModelPrice, _Rates | None, float]] = {}
 """genai-prices entries matched so far, by model and provider, shared by every lookup (a
-tracker per run must not search the tables again)."""
-_MATCHED_LOCK = threading.Lock()
+tracker per run must not search the tables again). Read and written one item at a time,
+which is atomic: two threads matching the same model at once both store the same entry."""
 
 
 class PriceLookup:
@@ -218,8 +219,7 @@ class PriceLookup:
             return None
         candidates = _candidates(provider)
         key = (model, candidates[0])
-        with _MATCHED_LOCK:
-            cached = _MATCHED.get(key)
+        cached = _MATCHED.get(key)  # one dict read: atomic, no lock needed
         if cached is not None and cached[2] > time.monotonic():
             model_price, rates, _ = cached
             if rates is not None and \
@@ -241,8 +241,7 @@ class PriceLookup:
                 self._warn(model, f"genai-prices failed: {exc!r}")
                 return None
             rates = _rates(result.model_price)
-            with _MATCHED_LOCK:
-                _MATCHED[key] = (result.model_price, rates, time.monotonic() + self.cache_seconds)
+            _MATCHED[key] = (result.model_price, rates, time.monotonic() + self.cache_seconds)
             return result.total_price
         self._warn(model, f"genai-prices has no price for it (provider {provider!r})")
         return None

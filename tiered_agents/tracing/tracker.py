@@ -4,7 +4,10 @@ spans and a cost report, attributing every token and dollar to its node, subtask
 It works on any LangGraph app: nodes are recognised from LangGraph's own run metadata, and
 tiered-agents' extra keys (`tiered_agents.attributes`) add tiers and subtasks where present.
 Spans are started with explicit parents and kept in a `run_id` map (no context is attached
-inside callbacks), so parallel `Send` tasks and `ainvoke` nest correctly. Telemetry errors are
+inside callbacks), so parallel `Send` tasks and `ainvoke` nest correctly. A node's span is made
+when the node ends (earlier only if a child such as a tool needs it as a parent), and the spans
+of the model calls that ended before it right after, with their own start and end times: each
+span gets all its attributes, the node's totals included, in one go. Telemetry errors are
 logged and never reach the run.
 """
 
@@ -19,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -95,38 +98,58 @@ def _never_raise(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@dataclass(slots=True)
 class _Run:
-    """A LangChain run the tracker knows: its span (if it has one) and what it aggregates."""
+    """A LangChain run the tracker knows: its span (if it has one) and what it aggregates.
 
-    span: Span | None
-    """Its span; a node's is made when something under it needs a parent (or when it ends),
-    so that its attributes, first call's subtask and tier included, go in at once."""
-    owner: _Run | None
-    """The nearest run with a span at or above this one (itself when it has one)."""
-    parent: _Run | None = None
-    kind: str = "chain"
-    metadata: dict[str, Any] = field(default_factory=dict)
-    model: str | None = None
-    provider: str | None = None
-    name: str = ""
-    """Its span's name, for spans made later than the run starts."""
-    started: float = 0.0
-    start_ns: int = 0
-    attributes: dict[str, Any] = field(default_factory=dict)
-    """Span attributes gathered before the span is made (chat and node runs)."""
-    context: Any = None
-    """The OpenTelemetry context with this run's span, made once for all its children."""
-    total: Usage = field(default_factory=Usage)
-    attributed: bool = False
-    records: list[int] = field(default_factory=list)
-    """Indices (in the tracker's call list) of the model calls below this run, so that an
-    attempt's outcome, announced on its node's run, reaches every call it made."""
+    A plain class with slots, not a dataclass: the tracker makes about two per model call, and
+    a dataclass's default factories cost as much as the rest of the bookkeeping.
+    """
+
+    __slots__ = ("attributed", "attributes", "context", "end_ns", "kind", "metadata", "model",
+                 "name", "owner", "parent", "pending", "provider", "records", "span",
+                 "start_ns", "started", "total")
+
+    def __init__(self, span: Span | None, parent: _Run | None, kind: str,
+                 metadata: dict[str, Any]) -> None:
+        self.span = span
+        """Its span; a node's is made when something under it needs a parent (or when it
+        ends), so that its attributes, totals included, go in at once."""
+        self.parent = parent
+        self.kind = kind
+        self.metadata = metadata
+        self.owner: _Run | None = self if span is not None or kind == "node" else (
+            parent.owner if parent is not None else None)
+        """The nearest run with a span (made or to be made) at or above this one."""
+        self.model: str | None = None
+        self.provider: str | None = None
+        self.name = ""
+        """Its span's name, for spans made later than the run starts."""
+        self.started = 0.0
+        self.start_ns = 0
+        self.end_ns: int | None = None
+        self.attributes: dict[str, Any] = {}
+        """Span attributes gathered before the span is made (chat and node runs)."""
+        self.context: Any = None
+        """The OpenTelemetry context with this run's span, made once for all its children."""
+        self.attributed = False
+        self.total = Usage()
+        """What the model calls below it used (runs that own spans)."""
+        self.records: list[int] = []
+        """Indices (in the tracker's call list) of the model calls below this run, so that an
+        attempt's outcome, announced on its node's run, reaches every call it made."""
+        self.pending: list[_Run] | None = None
+        """Ended chat runs waiting for this node's span, to be made when the node ends (with
+        its totals at once) or when another child needs it first."""
 
 
 def _is_node(name: str | None, tags: Sequence[str] | None, metadata: dict[str, Any]) -> bool:
     node = metadata.get("langgraph_node")
-    return bool(node) and name == node and any(t.startswith("graph:step:") for t in tags or ())
+    if not node or name != node:
+        return False
+    for tag in tags or ():  # a loop, not any(): this runs for every run of every graph
+        if tag.startswith("graph:step:"):
+            return True
+    return False
 
 
 def _role(metadata: dict[str, Any]) -> str | None:
@@ -150,13 +173,14 @@ def _tiers_by_model(tiers: Sequence[Tier] | None) -> dict[str, Tier]:
     return by_model
 
 
-def node_path(metadata: dict[str, Any]) -> str:
+def node_path(metadata: dict[str, Any], name: str | None = None) -> str:
     """Where a call ran: the subgraph nodes it runs inside (from LangGraph's checkpoint
-    namespace, task ids dropped), then its own node's name, or its tiered role where it has
-    one: `"planner"`, `"supervisor/agent"`, `"research_expert/agent"`, `"review/worker"`."""
-    name = _node_name(metadata)
+    namespace, task ids dropped), then its own node's name (`name`, when the caller has it),
+    or its tiered role where it has one: `"planner"`, `"supervisor/agent"`,
+    `"research_expert/agent"`, `"review/worker"`."""
+    name = name or _node_name(metadata)
     namespace = metadata.get("langgraph_checkpoint_ns")
-    if not isinstance(namespace, str) or not namespace:
+    if not isinstance(namespace, str) or "|" not in namespace:  # not inside a subgraph
         return name
     outer = [part.split(":", 1)[0] for part in namespace.split("|")][:-1]
     return "/".join([*outer, name])
@@ -200,14 +224,13 @@ def _server(serialized: dict[str, Any] | None) -> tuple[str, int] | None:
     return None
 
 
-def _in_baseline(meta: dict[str, Any]) -> bool:
+def _in_baseline(role: str | None, meta: dict[str, Any]) -> bool:
     """Whether a call stands in the frontier-only baseline when it is recorded.
 
     Verifier and advisor calls never do (the frontier alone would not make them); an attempt's
     worker calls wait for the attempt's outcome (`attempt_outcome`); everything else, and every
     call of a plain LangGraph app, counts once.
     """
-    role = _role(meta)
     if role in ("verify", "advisor"):
         return False
     return not (role == "worker" and meta.get(attr.ATTEMPT) is not None)
@@ -313,6 +336,7 @@ class CostTracker(BaseCallbackHandler):
         self._runs: dict[UUID, _Run] = {}
         self._calls: list[CallRecord] = []
         self._references: list[str] = []
+        self._servers: dict[int, tuple[Any, tuple[str, int] | None]] = {}
 
     # --- results --------------------------------------------------------------------------
 
@@ -326,7 +350,7 @@ class CostTracker(BaseCallbackHandler):
         with self._lock:
             self._calls.clear()
             self._references.clear()
-            for run in self._runs.values():
+            for run in list(self._runs.values()):
                 run.records.clear()
 
     # --- helpers --------------------------------------------------------------------------
@@ -350,27 +374,25 @@ class CostTracker(BaseCallbackHandler):
                         attributes=run.attributes, start_time=run.start_ns)
                 if run.context is None:
                     run.context = trace.set_span_in_context(run.span)
+                pending, run.pending = run.pending, None
+            for chat in pending or ():
+                self._chat_span(chat)
         return run.context
 
     def _register(self, run_id: UUID, parent_run_id: UUID | None, span: Span | None,
                   kind: str, metadata: dict[str, Any], *, parent: _Run | None = None
                   ) -> _Run:
-        with self._lock:
-            if parent is None and parent_run_id:
-                parent = self._runs.get(parent_run_id)
-            run = _Run(span=span, owner=None, parent=parent, kind=kind, metadata=metadata)
-            run.owner = run if span is not None or kind == "node" else (
-                parent.owner if parent else None)
-            self._runs[run_id] = run
+        # One dict operation each (atomic): the run map needs no lock of its own.
+        if parent is None and parent_run_id:
+            parent = self._runs.get(parent_run_id)
+        run = self._runs[run_id] = _Run(span, parent, kind, metadata)
         return run
 
     def _parent(self, parent_run_id: UUID | None) -> _Run | None:
-        with self._lock:
-            return self._runs.get(parent_run_id) if parent_run_id else None
+        return self._runs.get(parent_run_id) if parent_run_id else None
 
     def _pop(self, run_id: UUID) -> _Run | None:
-        with self._lock:
-            return self._runs.pop(run_id, None)
+        return self._runs.pop(run_id, None)
 
     def _fail(self, span: Span, error: BaseException) -> None:
         """Mark `span` failed. Without content capture, only the exception's type (and an HTTP
@@ -514,16 +536,17 @@ class CostTracker(BaseCallbackHandler):
             params = kwargs.get("invocation_params") or {}
             model = params.get("model") or params.get("model_name") or "unknown"
         model, provider = str(model), meta.get("ls_provider")
-        if _role(meta) is None:  # not a tiered graph's own call: find its tier
+        role = _role(meta)
+        if role is None:  # not a tiered graph's own call: find its tier
             meta = self._own_tier(meta, model, tags)
         attributes: dict[str, Any] = {
             gen_ai.GEN_AI_OPERATION_NAME: "chat", gen_ai.GEN_AI_REQUEST_MODEL: model,
-            attr.NODE: _node_name(meta), SPAN_KIND: "LLM",
+            attr.NODE: role or str(meta.get("langgraph_node") or "(no node)"), SPAN_KIND: "LLM",
         }
         if provider:
             attributes[gen_ai.GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES.get(str(provider),
                                                                          str(provider))
-        server = _server(serialized)
+        server = self._server(serialized)
         if server is not None:
             attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
         labels = {key: meta[key] for key in _CALL_KEYS if meta.get(key) is not None}
@@ -537,7 +560,19 @@ class CostTracker(BaseCallbackHandler):
         node = run.owner
         if node is not None and node.kind == "node" and not node.attributed:
             node.attributed = True
-            self._attribute_node(node, meta, labels)
+            self._attribute_node(node, role, labels)
+
+    def _server(self, serialized: dict[str, Any] | None) -> tuple[str, int] | None:
+        """`_server(serialized)`, once per model: LangChain hands every call of a model the
+        same serialized dict (kept here, so its id is not reused while cached)."""
+        cached = self._servers.get(id(serialized))
+        if cached is not None and cached[0] is serialized:
+            return cached[1]
+        server = _server(serialized)
+        if len(self._servers) >= 64:
+            self._servers.clear()
+        self._servers[id(serialized)] = (serialized, server)
+        return server
 
     def _own_tier(self, meta: dict[str, Any], model: str, tags: list[str] | None
                   ) -> dict[str, Any]:
@@ -554,12 +589,12 @@ class CostTracker(BaseCallbackHandler):
             meta[attr.PRICE] = tier.price.to_dict()
         return meta
 
-    def _attribute_node(self, node: _Run, meta: dict[str, Any], labels: dict[str, Any]) -> None:
+    def _attribute_node(self, node: _Run, role: str | None, labels: dict[str, Any]) -> None:
         """Give a node's span its first call's subtask, tier and attempt, and name a worker's
         by its subtask."""
         subtask, tier = labels.get(attr.SUBTASK_ID), labels.get(attr.TIER)
         name = None
-        if _role(meta) == "worker" and subtask is not None:
+        if role == "worker" and subtask is not None:
             # Seven "invoke_agent worker" rows tell a viewer's user nothing: name each.
             agent = f"worker {subtask}" + (f" ({tier})" if isinstance(tier, str) else "")
             labels = {**labels, gen_ai.GEN_AI_AGENT_NAME: agent}
@@ -601,14 +636,15 @@ class CostTracker(BaseCallbackHandler):
         labels = run.attributes
         tier, subtask, attempt = (labels.get(attr.TIER), labels.get(attr.SUBTASK_ID),
                                   labels.get(attr.ATTEMPT))
+        role, name = _role(meta), labels[attr.NODE]
         record = CallRecord(
-            node=node_path(meta), node_name=labels[attr.NODE],
+            node=node_path(meta, name), node_name=name,
             tier=tier if isinstance(tier, str) else None,
             subtask_id=str(subtask) if subtask else None,
             model=model, usage=usage, reference_cost_usd=reference_cost, seconds=seconds,
             reference_usd_per_hour=Decimal(per_hour) if per_hour is not None else None,
-            role=_role(meta), attempt=attempt if isinstance(attempt, int) else None,
-            baseline=_in_baseline(meta),
+            role=role, attempt=attempt if isinstance(attempt, int) else None,
+            baseline=_in_baseline(role, meta),
         )
         with self._lock:
             index = len(self._calls)
@@ -640,23 +676,23 @@ class CostTracker(BaseCallbackHandler):
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = str(response_model)
         attributes[gen_ai.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
         attributes[gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-        for key, value in ((gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_tokens),
-                           (gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-                            usage.cache_write_tokens),
-                           (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens)):
-            if value:
-                attributes[key] = value
+        if usage.cache_read_tokens:
+            attributes[gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+        if usage.cache_write_tokens:
+            attributes[gen_ai.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_write_tokens
+        if usage.reasoning_tokens:
+            attributes[gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
         if usage.cost_usd is not None:
             attributes[COST_AMOUNT] = float(usage.cost_usd)
             attributes[COST_CURRENCY] = "USD"
         else:
             attributes[attr.COST_UNPRICED] = True
         if message is not None:
-            reason = message.response_metadata.get("finish_reason") or \
-                message.response_metadata.get("stop_reason")
+            metadata = message.response_metadata
+            reason = metadata.get("finish_reason") or metadata.get("stop_reason")
             if reason:
-                attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [str(reason)]
-            response_id = message.response_metadata.get("id") or (
+                attributes[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = (str(reason),)
+            response_id = metadata.get("id") or (
                 message.id if message.id and not str(message.id).startswith(("run-", "lc_"))
                 else None)
             if response_id:
@@ -664,12 +700,25 @@ class CostTracker(BaseCallbackHandler):
             if self.capture_content:
                 attributes[gen_ai.GEN_AI_OUTPUT_MESSAGES] = _messages_json(
                     [message], finish_reason=str(reason) if reason else "stop")
-        self._chat_span(run).end()
+        run.end_ns = time.time_ns()
+        node = run.owner
+        if node is not None and node.kind == "node":
+            with self._lock:
+                if node.context is None:  # its node's span is made when the node ends
+                    if node.pending is None:
+                        node.pending = []
+                    node.pending.append(run)
+                    return
+        self._chat_span(run)
 
     def _chat_span(self, run: _Run) -> Span:
-        """A chat run's span, made when the call ends, with all its attributes at once."""
-        return self._start(f"chat {run.model}", run.parent, SpanKind.CLIENT, run.attributes,
+        """A chat run's span, with all its attributes at once: made when the call ends, or
+        after its node's span when that is made, and ended at the call's own end time."""
+        span = self._start(f"chat {run.model}", run.parent, SpanKind.CLIENT, run.attributes,
                            start_time=run.start_ns)
+        if run.end_ns is not None:
+            span.end(end_time=run.end_ns)
+        return span
 
     def _record_metrics(self, record: CallRecord, requested: str, provider: str | None,
                         seconds: float) -> None:
