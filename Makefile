@@ -8,3 +8,4 @@ bench:
 	.venv/bin/python bench/overhead.py
 	.venv/bin/python bench/scaling.py
 	.venv/bin/python bench/latency.py
+	.venv/bin/python bench/limiter.py

@@ -14,6 +14,7 @@
   run: runs per second, errors, the process's CPU time per run (the event loop's work), and
   how late a 10 ms ticker woke up meanwhile (the loop's lag); then traced again with the
   garbage collector's first threshold raised to 10,000 (`gc.set_threshold`), an app setting.
+  (`bench/limiter.py` runs the same with the small tier's calls limited.)
 
 Writes bench/results/latency.json.
 """
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import statistics
 import sys
 import time
@@ -111,13 +113,14 @@ def wall_clock(repetitions: int, scale: float) -> dict[str, Any]:
             "tiered_faster": tiered < alone}
 
 
-async def _throughput(n: int, traced: bool) -> dict[str, Any]:
+async def concurrent_runs(n: int, traced: bool, limit: int | None = None) -> dict[str, Any]:
     two = {"subtasks": [{"id": "s1", "instruction": "Extract the key terms of contract 1"},
                         {"id": "s2", "instruction": "Extract the key terms of contract 2"}]}
     frontier = Tier("frontier", FakeChatModel(respond=frontier_respond(two), model_name="gpt-5",
                                               provider="openai", delay=0.05, keep_calls=False))
     small = Tier("small", FakeChatModel(respond=worker_respond, model_name="gpt-5-mini",
-                                        provider="openai", delay=0.05, keep_calls=False))
+                                        provider="openai", delay=0.05, keep_calls=False),
+                 max_concurrency=limit)
     graph = create_tiered_graph(planner=frontier, tiers=[small, frontier])
     provider = TracerProvider()
     exporter = InMemorySpanExporter()
@@ -150,21 +153,23 @@ async def _throughput(n: int, traced: bool) -> dict[str, Any]:
             "first_error": repr(errors[0]) if errors else None,
             "wall_seconds": wall, "runs_per_second": n / wall,
             "cpu_ms_per_run": cpu / n * 1e3,
-            "ideal_seconds": 0.15,
+            # planner, then two workers side by side, then synthesizer; with a limit on
+            # the small tier, its 2n calls take turns in slots of `limit`
+            "ideal_seconds": 0.15 if limit is None else 0.1 + math.ceil(2 * n / limit) * 0.05,
             "loop_lag_ms": {"p50": lags[len(lags) // 2] * 1e3,
                             "p99": lags[int(len(lags) * 0.99)] * 1e3, "max": lags[-1] * 1e3}}
 
 
 def throughput(n: int) -> dict[str, Any]:
     result: dict[str, Any] = {"calls_per_run": 4, "latency_per_call_s": 0.05,
-                              "untraced": asyncio.run(_throughput(n, traced=False)),
-                              "traced": asyncio.run(_throughput(n, traced=True))}
+                              "untraced": asyncio.run(concurrent_runs(n, traced=False)),
+                              "traced": asyncio.run(concurrent_runs(n, traced=True))}
     # With a thousand runs alive, CPython's collector scans their objects again and again;
     # an app can raise its first threshold (the library never touches it): measured here.
     default = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, default[1], default[2])
     try:
-        result["traced_gc_threshold_10000"] = asyncio.run(_throughput(n, traced=True))
+        result["traced_gc_threshold_10000"] = asyncio.run(concurrent_runs(n, traced=True))
     finally:
         gc.set_threshold(*default)
     result["gc_threshold_default"] = list(default)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -36,23 +37,79 @@ T = TypeVar("T")
 
 
 class Limiter:
-    """A concurrency limit shared by threads (sync runs) and event loops (async runs)."""
+    """A concurrency limit shared by threads (sync runs) and event loops (async runs).
+
+    A freed slot is handed to the longest waiter at once, thread or task: nobody polls, and
+    nobody who came later gets in first. A task cancelled while it waits gives its place (or
+    the slot it was just handed) back.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._sem = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._free = limit
+        self._waiters: deque[threading.Event | tuple[asyncio.AbstractEventLoop,
+                                                     asyncio.Future[None]]] = deque()
 
     def acquire(self) -> None:
-        self._sem.acquire()
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            handed = threading.Event()
+            self._waiters.append(handed)
+        handed.wait()
 
     async def aacquire(self) -> None:
-        delay = 0.001
-        while not self._sem.acquire(blocking=False):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.02)
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._free and not self._waiters:
+                self._free -= 1
+                return
+            waiter = (loop, loop.create_future())
+            self._waiters.append(waiter)
+        try:
+            await waiter[1]
+        except asyncio.CancelledError:
+            with self._lock:
+                queued = waiter in self._waiters
+                if queued:
+                    self._waiters.remove(waiter)
+            if not queued and waiter[1].done() and not waiter[1].cancelled():
+                self.release()  # handed a slot, then cancelled before it could use it
+            raise  # (a slot handed to a cancelled future comes back in `_hand_over`)
 
     def release(self) -> None:
-        self._sem.release()
+        with self._lock:
+            while self._waiters:
+                if self._hand_to(self._waiters.popleft()):
+                    return
+            if self._free >= self.limit:
+                raise ValueError("Limiter released more times than it was acquired.")
+            self._free += 1
+
+    def _hand_to(self, waiter: threading.Event | tuple[asyncio.AbstractEventLoop,
+                                                       asyncio.Future[None]]) -> bool:
+        """Give the freed slot to `waiter`; `False` when it can no longer take it."""
+        if isinstance(waiter, threading.Event):
+            waiter.set()
+            return True
+        loop, future = waiter
+        if future.done():  # cancelled while queued, and about to leave the queue
+            return False
+        try:
+            loop.call_soon_threadsafe(self._hand_over, future)
+        except RuntimeError:  # its event loop is closed
+            return False
+        return True
+
+    def _hand_over(self, future: asyncio.Future[None]) -> None:
+        """On the waiter's loop: wake it with its slot, or pass the slot on if it was
+        cancelled in the meantime."""
+        if future.cancelled():
+            self.release()
+        elif not future.done():
+            future.set_result(None)
 
 
 @dataclass(frozen=True)
