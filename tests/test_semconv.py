@@ -120,6 +120,26 @@ def test_server_address_and_port_come_from_the_clients_base_url(spans: Any) -> N
         "127.0.0.1", 8080)
 
 
+def test_each_model_keeps_its_own_server_across_calls(spans: Any) -> None:
+    """The tracker reads a model's server once (LangChain passes every call of a model the
+    same serialized dict), and never mixes two models' servers up."""
+    langchain_openai = pytest.importorskip("langchain_openai")
+    provider, exporter = spans
+    local = langchain_openai.ChatOpenAI(model="m", api_key="sk-test",
+                                        base_url="http://127.0.0.1:8080/v1")
+    remote = langchain_openai.ChatOpenAI(model="m", api_key="sk-test",
+                                         base_url="https://api.example.com/v1")
+    tracker = CostTracker(tracer_provider=provider)
+    for model in (local, remote, local, remote):
+        run_id = __import__("uuid").uuid4()
+        tracker.on_chat_model_start(model._serialized, [[]], run_id=run_id,
+                                    metadata={"ls_model_name": "m", "ls_provider": "openai"})
+        tracker.on_llm_error(RuntimeError("stopped"), run_id=run_id)
+    servers = [(s.attributes["server.address"], s.attributes["server.port"])
+               for s in sorted(exporter.get_finished_spans(), key=lambda s: s.start_time or 0)]
+    assert servers == [("127.0.0.1", 8080), ("api.example.com", 443)] * 2
+
+
 def test_failed_tool_and_agent_spans_carry_error_type(spans: Any) -> None:
     provider, exporter = spans
 

@@ -36,6 +36,10 @@ __all__ = ["Body", "Call", "Inline", "Limiter", "Nodes", "Steps", "Update", "as_
 T = TypeVar("T")
 
 
+_Waiter = threading.Event | tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+"""A thread waiting for a slot (its event), or a task (its loop and future)."""
+
+
 class Limiter:
     """A concurrency limit shared by threads (sync runs) and event loops (async runs).
 
@@ -48,8 +52,7 @@ class Limiter:
         self.limit = limit
         self._lock = threading.Lock()
         self._free = limit
-        self._waiters: deque[threading.Event | tuple[asyncio.AbstractEventLoop,
-                                                     asyncio.Future[None]]] = deque()
+        self._waiters: deque[_Waiter] = deque()
 
     def acquire(self) -> None:
         with self._lock:
@@ -88,8 +91,7 @@ class Limiter:
                 raise ValueError("Limiter released more times than it was acquired.")
             self._free += 1
 
-    def _hand_to(self, waiter: threading.Event | tuple[asyncio.AbstractEventLoop,
-                                                       asyncio.Future[None]]) -> bool:
+    def _hand_to(self, waiter: _Waiter) -> bool:
         """Give the freed slot to `waiter`; `False` when it can no longer take it."""
         if isinstance(waiter, threading.Event):
             waiter.set()

@@ -546,7 +546,7 @@ class CostTracker(BaseCallbackHandler):
         if provider:
             attributes[gen_ai.GEN_AI_PROVIDER_NAME] = PROVIDER_NAMES.get(str(provider),
                                                                          str(provider))
-        server = self._server(serialized)
+        server = self._server_of(serialized)
         if server is not None:
             attributes[SERVER_ADDRESS], attributes[SERVER_PORT] = server
         labels = {key: meta[key] for key in _CALL_KEYS if meta.get(key) is not None}
@@ -562,7 +562,7 @@ class CostTracker(BaseCallbackHandler):
             node.attributed = True
             self._attribute_node(node, role, labels)
 
-    def _server(self, serialized: dict[str, Any] | None) -> tuple[str, int] | None:
+    def _server_of(self, serialized: dict[str, Any] | None) -> tuple[str, int] | None:
         """`_server(serialized)`, once per model: LangChain hands every call of a model the
         same serialized dict (kept here, so its id is not reused while cached)."""
         cached = self._servers.get(id(serialized))
